@@ -1,0 +1,188 @@
+"""Reading small inputs and writing outputs safely.
+
+Every reader names the file, the row or column and the value when something is wrong, and
+raises :class:`~urbanmine.errors.InputDataError`. Every writer is atomic: it writes a temporary
+file in the target directory and renames it, so a failed run leaves no partial output and an
+existing file is never touched unless ``overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputDataError, OutputExistsError
+
+__all__ = ["read_series_csv", "check_writable", "atomic_write", "format_float"]
+
+
+def _open_text(path: Path):
+    try:
+        return open(path, newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputDataError(f"{path}: is a directory, expected a CSV file") from None
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def read_series_csv(
+    path, key: str = "year", value: str = "value", *, allow_negative: bool = False,
+    consecutive: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a two-column series such as ``year,value`` from a CSV file.
+
+    Parameters
+    ----------
+    path : path-like
+    key, value : str
+        Required column names (other columns are ignored).
+    allow_negative : bool
+        Accept negative values.
+    consecutive : bool
+        Require the keys to be consecutive integers (no gaps) after sorting.
+
+    Returns
+    -------
+    keys : ndarray of int, sorted
+    values : ndarray of float, in the order of ``keys``
+
+    Raises
+    ------
+    InputDataError
+        Missing file or column, empty file, non-numeric or non-integer keys, duplicate keys,
+        gaps, non-numeric, non-finite or negative values.
+    """
+    path = Path(path)
+    with _open_text(path) as fh:
+        try:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames
+            if not header:
+                raise InputDataError(f"{path}: file is empty, expected a header '{key},{value}'")
+            header = [h.strip() for h in header]
+            reader.fieldnames = header
+            for col in (key, value):
+                if col not in header:
+                    raise InputDataError(
+                        f"{path}: column '{col}' is missing; found {', '.join(header)}, "
+                        f"expected '{key},{value}'"
+                    )
+            keys, values = [], []
+            for row in reader:
+                line = reader.line_num
+                raw_k, raw_v = (row.get(key) or "").strip(), (row.get(value) or "").strip()
+                if not raw_k and not raw_v and not any((v or "").strip() for v in row.values()):
+                    continue  # blank line
+                try:
+                    k_float = float(raw_k)
+                except ValueError:
+                    raise InputDataError(
+                        f"{path}, line {line}: {key} = {raw_k!r} is not a number, "
+                        f"expected an integer {key}"
+                    ) from None
+                if not math.isfinite(k_float) or k_float != int(k_float):
+                    raise InputDataError(
+                        f"{path}, line {line}: {key} = {raw_k!r}, expected an integer {key}"
+                    )
+                try:
+                    v = float(raw_v)
+                except ValueError:
+                    raise InputDataError(
+                        f"{path}, line {line}: {value} = {raw_v!r} is not a number"
+                    ) from None
+                if not math.isfinite(v):
+                    raise InputDataError(f"{path}, line {line}: {value} = {raw_v!r} is not finite")
+                if v < 0 and not allow_negative:
+                    raise InputDataError(
+                        f"{path}, line {line}: {value} = {raw_v}, expected a value >= 0"
+                    )
+                keys.append(int(k_float))
+                values.append(v)
+        except csv.Error as exc:
+            raise InputDataError(f"{path}: malformed CSV ({exc})") from None
+        except UnicodeDecodeError:
+            raise InputDataError(f"{path}: not a UTF-8 text file") from None
+    if not keys:
+        raise InputDataError(f"{path}: no data rows below the header")
+    k = np.asarray(keys)
+    order = np.argsort(k, kind="stable")
+    k, v = k[order], np.asarray(values)[order]
+    dup = k[1:][np.diff(k) == 0]
+    if dup.size:
+        raise InputDataError(f"{path}: {key} {dup[0]} appears more than once")
+    if consecutive:
+        gaps = np.nonzero(np.diff(k) != 1)[0]
+        if gaps.size:
+            a, b = k[gaps[0]], k[gaps[0] + 1]
+            raise InputDataError(
+                f"{path}: {key}s jump from {a} to {b}; expected consecutive {key}s "
+                f"(missing {a + 1}{'' if b - a == 2 else f'-{b - 1}'})"
+            )
+    return k, v
+
+
+def check_writable(path, overwrite: bool) -> None:
+    """Raise :class:`OutputExistsError` if ``path`` exists and ``overwrite`` is false.
+
+    ``"-"`` (standard output) is always writable. Checked before any work starts so that a
+    refused run does no work and writes nothing.
+    """
+    if str(path) == "-":
+        return
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise OutputExistsError(
+            f"{p}: file exists and won't be overwritten without --overwrite"
+        )
+    if p.exists() and p.is_dir():
+        raise OutputExistsError(f"{p}: is a directory, expected a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputDataError(f"{p}: directory {parent} does not exist")
+
+
+@contextlib.contextmanager
+def atomic_write(path, overwrite: bool = False, mode: str = "w") -> Iterator:
+    """Open ``path`` for writing through a temporary file renamed into place on success.
+
+    ``"-"`` writes to standard output. On any exception the temporary file is removed and the
+    target is left as it was.
+    """
+    if str(path) == "-":
+        if "b" in mode:
+            yield sys.stdout.buffer
+        else:
+            yield sys.stdout
+        sys.stdout.flush()
+        return
+    check_writable(path, overwrite)
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        kwargs = {} if "b" in mode else {"newline": "", "encoding": "utf-8"}
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+        if p.exists() and not overwrite:  # appeared while we were writing
+            raise OutputExistsError(
+                f"{p}: file exists and won't be overwritten without --overwrite"
+            )
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def format_float(x: float) -> str:
+    """Shortest text that reads back as the same float (``repr``), with ``0`` for zero."""
+    return "0" if x == 0 else repr(float(x))

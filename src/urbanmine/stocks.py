@@ -328,28 +328,34 @@ def inflow_driven(
             hist_stock, hist_out = _historic(kernel, init, n)
     else:
         sf = survival_factors(lifetime, n, inflow_at, n_pts_per_interval)
-        pdf = _pdf_matrix(sf)
-        stock = np.einsum("...c,...ct->...t", inflow, sf)
-        outflow = np.einsum("...c,...ct->...t", inflow, pdf)
-        result = StockResult(inflow, stock, outflow, init, _sf=sf)
+        result = _from_survival_matrix(inflow, sf, init)
         if init is not None:
             kernel = age_kernel(lifetime._first_cohort(), n + n_hist, inflow_at, n_pts_per_interval)
             hist_stock, hist_out = _historic(kernel, init, n)
-    if init is not None:
+    return _finish(result, hist_stock, hist_out, check, rtol)
+
+
+def _from_survival_matrix(inflow, sf, init) -> StockResult:
+    """Stock and outflow of the modelled cohorts from the full ``sf[..., c, t]`` matrix."""
+    stock = np.einsum("...c,...ct->...t", inflow, sf)
+    outflow = np.einsum("...c,...ct->...t", inflow, _pdf_matrix(sf))
+    return StockResult(inflow, stock, outflow, init, _sf=sf)
+
+
+def _finish(result, hist_stock, hist_out, check, rtol) -> StockResult:
+    """Add the historic cohorts, give every total the full shape, check the mass balance."""
+    if hist_stock is not None:
         result.stock = result.stock + hist_stock.sum(axis=-2)
         result.outflow = result.outflow + hist_out.sum(axis=-2)
         result._hist_stock_by_cohort, result._hist_outflow_by_cohort = hist_stock, hist_out
-    _broadcast_result(result)
+    shape = np.broadcast_shapes(result.inflow.shape, result.stock.shape, result.outflow.shape)
+    for name in ("inflow", "stock", "outflow"):
+        arr = getattr(result, name)
+        if arr.shape != shape:
+            setattr(result, name, np.broadcast_to(arr, shape).copy())
     if check:
         result.check(rtol)
     return result
-
-
-def _broadcast_result(result: StockResult) -> None:
-    shape = np.broadcast_shapes(result.inflow.shape, result.stock.shape, result.outflow.shape)
-    result.inflow = np.broadcast_to(result.inflow, shape).copy() if result.inflow.shape != shape else result.inflow
-    result.stock = np.broadcast_to(result.stock, shape).copy() if result.stock.shape != shape else result.stock
-    result.outflow = np.broadcast_to(result.outflow, shape).copy() if result.outflow.shape != shape else result.outflow
 
 
 def stock_driven(
@@ -437,18 +443,7 @@ def stock_driven(
                 "the surplus early"
             )
         inflow = np.maximum(inflow, 0.0)
-    pdf = _pdf_matrix(sf)
-    stock_out = np.einsum("...c,...ct->...t", inflow, sf)
-    outflow = np.einsum("...c,...ct->...t", inflow, pdf)
-    result = StockResult(inflow, stock_out, outflow, init, _sf=sf)
-    if init is not None:
-        result.stock = result.stock + hist_stock.sum(axis=-2)
-        result.outflow = result.outflow + hist_out.sum(axis=-2)
-        result._hist_stock_by_cohort, result._hist_outflow_by_cohort = hist_stock, hist_out
-    _broadcast_result(result)
-    if check:
-        result.check(rtol)
-    return result
+    return _finish(_from_survival_matrix(inflow, sf, init), hist_stock, hist_out, check, rtol)
 
 
 class _EarlyRetirementResult(StockResult):

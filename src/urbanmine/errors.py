@@ -33,3 +33,11 @@ class MassBalanceError(UrbanmineError, ArithmeticError):
 
 class OutputExistsError(UrbanmineError, FileExistsError):
     """An output file exists and ``overwrite`` was not given."""
+
+
+class ProfileError(UrbanmineError, ValueError):
+    """A product profile is invalid. ``problems`` lists every problem found in the file."""
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = problems or [message]

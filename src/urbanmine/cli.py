@@ -146,5 +146,150 @@ def stock(
         click.echo(f"wrote {out_path} ({years.size} years, {years[0]}-{years[-1]})", err=True)
 
 
+profiles_opt = click.option(
+    "--profiles", "profiles_dir", metavar="DIR", default=None,
+    help="Directory of product profiles (default: the shipped product_profiles/).",
+)
+data_opt = click.option(
+    "--data", "data_dir", metavar="DIR", default=None,
+    help="Directory of regional data (default: the shipped data/).",
+)
+
+
+@main.group()
+def profiles():
+    """Product composition profiles: list, show, validate."""
+
+
+@profiles.command("list")
+@profiles_opt
+@_reports_errors
+def profiles_list(profiles_dir):
+    """The products, their units and a one-line description."""
+    from .profiles import load_profiles
+
+    profs = load_profiles(profiles_dir)
+    width = max(len(p) for p in profs)
+    uwidth = max(len(p.unit) for p in profs.values())
+    for name, p in profs.items():
+        click.echo(f"{name:<{width}}  {p.unit:<{uwidth}}  {p.description}")
+
+
+@profiles.command("show")
+@click.argument("name")
+@click.option("--year", type=int, default=2025, show_default=True, help="Cohort (sales) year.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--region", default="WORLD", show_default=True,
+    help="Region whose inflow of that year weights the segments (products with several segments).",
+)
+@click.option("--scenario", default="stated", show_default=True, help="Scenario for the segment weights.")
+@profiles_opt
+@data_opt
+@_reports_errors
+def profiles_show(name, year, as_json, region, scenario, profiles_dir, data_dir):
+    """Technology shares and content per unit of product NAME for one cohort year.
+
+    With several segments (BEV/PHEV, onshore/offshore), a technology's share is its share within
+    its segment times the segment's share of the region's inflow in that year.
+    """
+    import json
+
+    from .errors import InputDataError
+    from .profiles import load_profiles
+
+    profs = load_profiles(profiles_dir)
+    if name not in profs:
+        raise InputDataError(f"unknown product {name!r}; expected one of {', '.join(profs)}")
+    prof = profs[name]
+    weights = None
+    if len(prof.segments) > 1:
+        weights = _segment_weights(prof, year, region, scenario, data_dir)
+    info = prof.summary(year, weights)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    click.echo(f"{prof.name} ({name}), unit: {prof.unit}, cohort year {year}")
+    if weights:
+        click.echo("segment weights ({} {} inflow): {}".format(
+            region, scenario, ", ".join(f"{k} {v:.3f}" for k, v in weights.items())))
+    els = prof.elements
+    header = f"{'technology':<20} {'share':>7}  " + "  ".join(f"{e + ' [kg/unit]':>14}" for e in els)
+    click.echo(header)
+    for tech, row in info["technologies"].items():
+        vals = "  ".join(f"{row['content_kg_per_unit'][e]:>14.6g}" for e in els)
+        click.echo(f"{tech:<20} {row['share']:>7.4f}  {vals}")
+    avg = info["average_content_kg_per_unit"]
+    click.echo(f"{'average':<20} {1.0:>7.4f}  " + "  ".join(f"{avg[e]:>14.6g}" for e in els))
+
+
+def _segment_weights(prof, year, region, scenario, data_dir):
+    from .errors import InputDataError
+    from .inflows import AGGREGATE, REGIONS, load_inflows
+
+    if region != AGGREGATE and region not in REGIONS:
+        raise InputDataError(
+            f"--region {region!r}: unknown region; expected one of {', '.join(REGIONS)} or {AGGREGATE}"
+        )
+    inflows = load_inflows(data_dir)
+    if scenario not in set(inflows["scenario"]):
+        raise InputDataError(
+            f"--scenario {scenario!r}: unknown scenario; expected one of "
+            f"{', '.join(sorted(inflows['scenario'].unique()))}"
+        )
+    sub = inflows[(inflows["scenario"] == scenario) & (inflows["product"] == prof.product)]
+    if region != AGGREGATE:
+        sub = sub[sub["region"] == region]
+    years = sub["year"]
+    y = min(max(year, int(years.min())), int(years.max()))
+    by_seg = sub[sub["year"] == y].groupby("segment")["value"].sum()
+    total = float(by_seg.reindex(list(prof.segments)).fillna(0.0).sum())
+    if total <= 0:
+        return {s: 1.0 / len(prof.segments) for s in prof.segments}
+    return {s: float(by_seg.get(s, 0.0)) / total for s in prof.segments}
+
+
+@profiles.command("validate")
+@click.argument("directory", required=False, metavar="[DIR]")
+def profiles_validate(directory):
+    """Check every profile in DIR (default: the shipped profiles); list every problem."""
+    from .profiles import validate_directory
+
+    files, problems = validate_directory(directory)
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in "
+                   f"{len(files)} file{'s' if len(files) != 1 else ''}", err=True)
+        sys.exit(1)
+    click.echo(f"{len(files)} profile{'s' if len(files) != 1 else ''} valid: {', '.join(files)}")
+
+
+@main.command()
+@data_opt
+@_reports_errors
+def regions(data_dir):
+    """The regions available (WORLD is the sum of the others)."""
+    from .inflows import load_regions
+
+    df = load_regions(data_dir)
+    w = max(len(c) for c in df["code"])
+    for r in df.itertuples():
+        click.echo(f"{r.code:<{w}}  {r.name}: {r.definition}")
+
+
+@main.command()
+@data_opt
+@_reports_errors
+def scenarios(data_dir):
+    """The scenarios available."""
+    from .inflows import load_scenarios
+
+    df = load_scenarios(data_dir)
+    w = max(len(c) for c in df["scenario"])
+    for r in df.itertuples():
+        click.echo(f"{r.scenario:<{w}}  {r.description}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

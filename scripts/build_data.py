@@ -1,0 +1,334 @@
+"""Rebuild the regional data in data/ from the raw inputs in data-raw/.
+
+    python scripts/build_data.py            # writes data/*.csv
+    python scripts/build_data.py --check    # rebuilds in memory, exits 1 if data/ differs
+
+Inputs (data-raw/, provenance in data-raw/README.md and data-raw/sources.csv):
+  iea_ev_data_explorer_2025.csv, iea_global_ev_data_2024.csv   IEA Global EV Outlook data
+  owid_irena2024_wind_capacity_gw.csv                            IRENA capacity via OWID
+  anchors_smartphones.csv                                         smartphone shipment anchors
+  assumptions.toml                                                every assumption, with reasons
+and the central wind lifetime of product_profiles/wind_turbine.toml.
+
+Outputs (data/): regions.csv, scenarios.csv, inflows.csv, sources.csv. Every inflow row carries
+its unit, a `method` code (explained in data/README.md) and its source keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+RAW = ROOT / "data-raw"
+OUT = ROOT / "data"
+sys.path.insert(0, str(ROOT / "src"))
+
+from urbanmine.lifetimes import Weibull  # noqa: E402
+from urbanmine.profiles import load_profile  # noqa: E402
+from urbanmine.stocks import stock_driven  # noqa: E402
+
+A = tomllib.loads((RAW / "assumptions.toml").read_text(encoding="utf-8"))
+Y0, Y1 = A["first_year"], A["last_year"]
+YEARS = np.arange(Y0, Y1 + 1)
+REGIONS = A["regions"]
+SCENARIOS = list(A["scenarios"])
+IEA_NAMES = {"CHN": "China", "EU27": "EU27", "USA": "USA", "JPN": "Japan", "KOR": "Korea", "IND": "India"}
+IRENA_NAMES = {
+    "CHN": "China", "EU27": "European Union (27)", "USA": "United States", "JPN": "Japan",
+    "KOR": "South Korea", "IND": "India", "World": "World",
+}
+ASSUMED = "URBANMINE_ASSUMPTIONS"
+
+REGION_TABLE = [
+    ("CHN", "China", "People's Republic of China (excluding Hong Kong, Macao and Taiwan where sources separate them)"),
+    ("EU27", "European Union (27)", "EU member states since 2020 (excluding the United Kingdom)"),
+    ("USA", "United States", "United States of America"),
+    ("JPN", "Japan", "Japan"),
+    ("KOR", "Korea", "Republic of Korea"),
+    ("IND", "India", "India"),
+    ("ROW", "Rest of the world", "World minus the six regions above (includes the United Kingdom, Norway, Turkey, Canada, Brazil, Australia, ...)"),
+    ("WORLD", "World", "Sum of the seven regions (computed, not stored)"),
+]
+
+
+class Rows:
+    """Accumulates inflow rows: value per year for one (scenario, region, product, segment)."""
+
+    def __init__(self):
+        self.frames = []
+
+    def add(self, scenario, region, product, segment, unit, values, method, source):
+        values = np.asarray(values, dtype=float)
+        method = np.broadcast_to(np.asarray(method, dtype=object), values.shape)
+        source = np.broadcast_to(np.asarray(source, dtype=object), values.shape)
+        self.frames.append(pd.DataFrame({
+            "scenario": scenario, "region": region, "product": product, "segment": segment,
+            "year": YEARS, "value": values, "unit": unit, "method": method, "source": source,
+        }))
+
+    def frame(self):
+        return pd.concat(self.frames, ignore_index=True)
+
+
+def _round(x):
+    """Round to 6 significant digits so that rebuilt files are stable across platforms."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore"):
+        mag = np.where(x == 0, 0, np.floor(np.log10(np.abs(np.where(x == 0, 1, x)))))
+    return np.where(x == 0, 0.0, np.round(x / 10**mag, 5) * 10**mag)
+
+
+# ----------------------------------------------------------------------------- electric cars
+def ev_inflows(rows: Rows):
+    cfg = A["ev"]
+    d25 = pd.read_csv(RAW / "iea_ev_data_explorer_2025.csv")
+    d24 = pd.read_csv(RAW / "iea_global_ev_data_2024.csv")
+    hist = d25[(d25.parameter == "EV sales") & (d25["mode"] == "Cars") & (d25.category == "Historical")]
+    hist = hist.pivot_table(index=["region_country", "powertrain"], columns="year", values="value")
+    h_years = np.arange(cfg["first_data_year"], int(hist.columns.max()) + 1)
+    last_hist = int(h_years[-1])
+    proj = d24[(d24.parameter == "EV sales") & (d24["mode"] == "Cars")]
+    for seg in ("BEV", "PHEV"):
+        world = hist.loc[("World", seg)].reindex(h_years).to_numpy()
+        h = {}
+        h_method = {}
+        for r, name in IEA_NAMES.items():
+            s = hist.loc[(name, seg)].reindex(h_years) if (name, seg) in hist.index else pd.Series(index=h_years, dtype=float)
+            h_method[r] = np.where(s.isna(), "zero_assumed", "reported")
+            h[r] = s.fillna(0.0).to_numpy()
+        rest = world - sum(h.values())
+        h["ROW"] = np.maximum(rest, 0.0)
+        h_method["ROW"] = np.full(h_years.size, "derived_difference")
+        europe_hist = hist.loc[("Europe", seg)].reindex(h_years).to_numpy()
+
+        for sc in SCENARIOS:
+            cat = cfg["projection_scenario"][sc]
+            p = proj[(proj.category == cat) & (proj.powertrain == seg)]
+            p = p.pivot_table(index="region", columns="year", values="value")
+            anchors = {}
+            for y in cfg["projection_years"]:
+                col = p[y]
+                world_p, europe = col["World"], col["Europe"]
+                rest_iea = world_p - col["China"] - europe - col["USA"] - col["India"]
+                rest_iea_2024 = world[-1] - h["CHN"][-1] - europe_hist[-1] - h["USA"][-1] - h["IND"][-1]
+                jpn = rest_iea * h["JPN"][-1] / rest_iea_2024
+                kor = rest_iea * h["KOR"][-1] / rest_iea_2024
+                eu = europe * h["EU27"][-1] / europe_hist[-1]
+                anchors[y] = {
+                    "CHN": col["China"], "USA": col["USA"], "IND": col["India"], "EU27": eu,
+                    "JPN": jpn, "KOR": kor, "ROW": rest_iea - jpn - kor + (europe - eu),
+                }
+            for r in REGIONS:
+                values = np.zeros(YEARS.size)
+                method = np.full(YEARS.size, cfg["before_first_year"], dtype=object)
+                source = np.full(YEARS.size, ASSUMED, dtype=object)
+                hi = np.searchsorted(YEARS, h_years)
+                values[hi] = h[r]
+                method[hi] = h_method[r]
+                source[hi] = "IEA_GEVO2025_DATA"
+                ax = [last_hist, *cfg["projection_years"]]
+                ay = [h[r][-1], *(anchors[y][r] for y in cfg["projection_years"])]
+                fut = YEARS > last_hist
+                values[fut] = np.interp(YEARS[fut], ax, ay)
+                method[fut] = "interpolated"
+                source[fut] = "IEA_GEVO2025_DATA;IEA_GEVO2024_DATA"
+                for y in cfg["projection_years"]:
+                    i = y - Y0
+                    method[i] = "reported" if r in ("CHN", "USA", "IND") else "derived_share"
+                    source[i] = "IEA_GEVO2024_DATA"
+                after = YEARS > cfg["projection_years"][-1]
+                method[after] = "held_constant"
+                source[after] = f"IEA_GEVO2024_DATA;{ASSUMED}"
+                rows.add(sc, r, "ev_traction_motor", seg.lower(), "vehicle/yr",
+                         _round(np.maximum(values, 0.0)), method, source)
+
+
+# ----------------------------------------------------------------------------- wind
+def _interp_anchor(anchor_years, anchor_values):
+    return np.interp(YEARS, anchor_years, anchor_values)
+
+
+def wind_inflows(rows: Rows):
+    cfg = A["wind"]
+    raw = pd.read_csv(RAW / "owid_irena2024_wind_capacity_gw.csv")
+    raw = raw.rename(columns={raw.columns[-1]: "gw"})
+    cap = {}
+    for r, ent in IRENA_NAMES.items():
+        s = raw[raw.Entity == ent].set_index("Year")["gw"] * 1000.0  # MW
+        cap[r] = s
+    irena_years = np.arange(int(cap["World"].index.min()), int(cap["World"].index.max()) + 1)
+    stock = {r: cap[r].reindex(irena_years).fillna(0.0).to_numpy() for r in cap}
+    stock["ROW"] = np.maximum(stock["World"] - sum(stock[r] for r in IEA_NAMES), 0.0)
+    # back-cast to the first model year
+    back_years = np.arange(Y0, irena_years[0])
+    full_years = np.arange(Y0, irena_years[-1] + 1)
+    stocks = np.zeros((len(REGIONS), full_years.size))
+    for i, r in enumerate(REGIONS):
+        s0, s5 = stock[r][0], stock[r][5]
+        g = np.log(s5 / s0) / 5.0 if s0 > 0 and s5 > 0 else 0.0
+        stocks[i, : back_years.size] = s0 * np.exp(-g * (irena_years[0] - back_years)) if s0 > 0 else 0.0
+        stocks[i, back_years.size :] = stock[r]
+    profile = load_profile(ROOT / "product_profiles" / "wind_turbine.toml")
+    lifetime = profile.lifetime_model("central")
+    assert isinstance(lifetime, Weibull)
+    res = stock_driven(stocks, lifetime, "middle", negative_inflow="retire_early")
+    gross_hist = res.inflow  # [region, year] for Y0 .. last IRENA year
+    n_hist = full_years.size
+
+    # 2024 reported installations
+    y24 = irena_years[-1] + 1
+    rep = cfg["gross_2024_mw"]
+    g24 = {}
+    recent = slice(n_hist - 5, n_hist)  # 2019-2023
+    for i, r in enumerate(REGIONS):
+        if r in rep:
+            g24[r] = rep[r]
+        elif r in ("JPN", "KOR"):
+            g24[r] = gross_hist[i, recent].mean()
+    g24["ROW"] = rep["World"] - sum(v for k, v in g24.items() if k != "ROW")
+
+    # projections 2025-2030
+    t = np.arange(y24 + 1, 2031)
+    world_stated = rep["World"] * (1 + cfg["world_cagr_2024_2030"]) ** (t - y24)
+    eu_total = cfg["eu27_additions_2024_2030_mw"] - rep["EU27"]  # 2025-2030
+    k = t - y24
+    d = (eu_total - rep["EU27"] * k.size) / k.sum()
+    eu_stated = rep["EU27"] + d * k
+    others = [r for r in REGIONS if r != "EU27"]
+    idx = {r: i for i, r in enumerate(REGIONS)}
+    recent_sum = {r: gross_hist[idx[r], recent].sum() for r in others}
+    tot = sum(recent_sum.values())
+    share = {r: recent_sum[r] / tot for r in others}
+    uplift = {
+        "stated": 1.0,
+        "accelerated": (eu_total + cfg["eu27_target_2030_mw"] - cfg["eu27_expected_2030_mw"]) / eu_total,
+    }
+    for sc in SCENARIOS:
+        proj = {"EU27": eu_stated * uplift[sc]}
+        for r in others:
+            proj[r] = (world_stated - eu_stated) * share[r] * uplift[sc]
+        for r in REGIONS:
+            i = idx[r]
+            total = np.zeros(YEARS.size)
+            method = np.empty(YEARS.size, dtype=object)
+            source = np.empty(YEARS.size, dtype=object)
+            total[:n_hist] = gross_hist[i]
+            method[: back_years.size] = "backcast+derived_stock_driven"
+            source[: back_years.size] = f"OWID_IRENA2024_WIND;{ASSUMED}"
+            method[back_years.size : n_hist] = "derived_stock_driven"
+            source[back_years.size : n_hist] = "OWID_IRENA2024_WIND"
+            j = n_hist
+            total[j] = g24[r]
+            method[j] = "reported" if r in rep else ("derived_mean" if r != "ROW" else "derived_difference")
+            source[j] = cfg["gross_2024_source"].get(r, "GWEC_GWR2025_AA;OWID_IRENA2024_WIND")
+            sl = slice(j + 1, j + 1 + t.size)
+            total[sl] = proj[r]
+            method[sl] = "growth_rate" if sc == "stated" else "growth_rate+scaled"
+            src = "WINDEUROPE_2023_EVWIND" if r == "EU27" else "GWEC_GWR2025_SOLARVISION;WINDEUROPE_2023_EVWIND"
+            source[sl] = src if sc == "stated" else f"{src};WINDEUROPE_H1_2024;{ASSUMED}"
+            after = YEARS > 2030
+            total[after] = total[YEARS == 2030][0]
+            method[after] = "held_constant"
+            source[after] = ASSUMED
+            osh = A["wind"]["offshore_share"][r]
+            off = _interp_anchor(osh["year"], osh["share"])
+            osrc = ";".join(osh["source"])
+            for seg, part in (("onshore", 1.0 - off), ("offshore", off)):
+                m = np.array([f"{x}+offshore_share" for x in method], dtype=object)
+                s = np.array([f"{x};{osrc}" for x in source], dtype=object)
+                rows.add(sc, r, "wind_turbine", seg, "MW/yr", _round(total * part), m, s)
+
+
+# ----------------------------------------------------------------------------- smartphones
+def smartphone_inflows(rows: Rows):
+    cfg = A["smartphone"]
+    anc = pd.read_csv(RAW / "anchors_smartphones.csv")
+    ay, av = anc.year.to_numpy(), anc.value.to_numpy() * 1e6
+    world = np.zeros(YEARS.size)
+    method = np.full(YEARS.size, "zero_assumed", dtype=object)
+    source = np.full(YEARS.size, ASSUMED, dtype=object)
+    ramp = (YEARS >= cfg["ramp_start_year"]) & (YEARS < ay[0])
+    world[ramp] = np.interp(YEARS[ramp], [cfg["ramp_start_year"], ay[0]], [0.0, av[0]])
+    method[ramp] = "backcast"
+    span = (YEARS >= ay[0]) & (YEARS <= ay[-1])
+    world[span] = np.interp(YEARS[span], ay, av)
+    src_by_year = dict(zip(ay, anc.source))
+    for i in np.nonzero(span)[0]:
+        y = YEARS[i]
+        if y in src_by_year:
+            method[i], source[i] = "reported", src_by_year[y]
+        else:
+            method[i], source[i] = "interpolated", ";".join(sorted({src_by_year[ay[ay < y][-1]], src_by_year[ay[ay > y][0]]}))
+    y_start, y_end = cfg["forecast_cagr_years"]
+    fc = (YEARS > y_start) & (YEARS <= y_end)
+    world[fc] = av[-1] * (1 + cfg["forecast_cagr"]) ** (YEARS[fc] - y_start)
+    method[fc] = "growth_rate"
+    source[fc] = cfg["forecast_source"]
+    after = YEARS > y_end
+    world[after] = world[YEARS == y_end][0]
+    method[after] = "held_constant"
+    source[after] = ASSUMED
+    shares = {r: v["share"] for r, v in cfg["regional_share"].items()}
+    shares["ROW"] = 1.0 - sum(shares.values())
+    for sc in SCENARIOS:
+        for r in REGIONS:
+            srcs = cfg["regional_share"][r]["source"] if r in cfg["regional_share"] else [ASSUMED]
+            s = np.array([f"{x};{';'.join(srcs)}" for x in source], dtype=object)
+            m = np.array([f"{x}+regional_share" for x in method], dtype=object)
+            rows.add(sc, r, "smartphone", "all", "device/yr", _round(world * shares[r]), m, s)
+
+
+# ----------------------------------------------------------------------------- assemble
+def build() -> dict[str, str]:
+    rows = Rows()
+    smartphone_inflows(rows)
+    ev_inflows(rows)
+    wind_inflows(rows)
+    inflows = rows.frame()
+    inflows["source"] = inflows["source"].map(lambda s: ";".join(dict.fromkeys(s.split(";"))))
+    inflows = inflows.sort_values(["scenario", "region", "product", "segment", "year"], kind="stable")
+    used = sorted({k for s in inflows["source"] for k in s.split(";")})
+    sources = pd.read_csv(RAW / "sources.csv")
+    missing = sorted(set(used) - set(sources["source"]))
+    if missing:
+        raise SystemExit(f"source keys used but not in data-raw/sources.csv: {missing}")
+    regions = pd.DataFrame(REGION_TABLE, columns=["code", "name", "definition"])
+    scenarios = pd.DataFrame(
+        [(k, v["description"]) for k, v in A["scenarios"].items()], columns=["scenario", "description"]
+    )
+    out = {}
+    for name, df in (("inflows.csv", inflows), ("regions.csv", regions),
+                     ("scenarios.csv", scenarios), ("sources.csv", sources)):
+        buf = io.StringIO()
+        df.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
+        out[name] = buf.getvalue()
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true", help="compare with data/ instead of writing")
+    args = ap.parse_args(argv)
+    files = build()
+    if args.check:
+        bad = [n for n, text in files.items()
+               if not (OUT / n).exists() or (OUT / n).read_text(encoding="utf-8") != text]
+        for n in bad:
+            print(f"data/{n} differs from a rebuild", file=sys.stderr)
+        return 1 if bad else 0
+    OUT.mkdir(exist_ok=True)
+    for n, text in files.items():
+        (OUT / n).write_text(text, encoding="utf-8")
+        print(f"data/{n}: {text.count(chr(10)) - 1} rows")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -285,6 +285,146 @@ def smartphone_inflows(rows: Rows):
             rows.add(sc, r, "smartphone", "all", "device/yr", _round(world * shares[r]), m, s)
 
 
+# ----------------------------------------------------------------------------- collection
+OWID_GDP_NAMES = {
+    "CHN": "China", "EU27": "European Union (27)", "USA": "United States", "JPN": "Japan",
+    "KOR": "South Korea", "IND": "India", "World": "World",
+    "AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "CY": "Cyprus", "CZ": "Czechia",
+    "DE": "Germany", "DK": "Denmark", "EE": "Estonia", "EL": "Greece", "ES": "Spain",
+    "FI": "Finland", "FR": "France", "HR": "Croatia", "HU": "Hungary", "IE": "Ireland",
+    "IT": "Italy", "LT": "Lithuania", "LU": "Luxembourg", "LV": "Latvia", "MT": "Malta",
+    "NL": "Netherlands", "PL": "Poland", "PT": "Portugal", "RO": "Romania", "SE": "Sweden",
+    "SI": "Slovenia", "SK": "Slovakia", "NO": "Norway", "IS": "Iceland", "UK": "United Kingdom",
+}
+GDP_UNIT = "int$/person (PPP, constant 2021)"
+
+
+def regressors():
+    """GDP per capita: history for every observed and target region, projections for targets."""
+    cfg = A["collection"]
+    g = pd.read_csv(RAW / "owid_worldbank_gdp_per_capita_ppp.csv")
+    g = g.rename(columns={g.columns[3]: "gdp"})
+    hist = {code: g[g.Entity == name].set_index("Year")["gdp"] for code, name in OWID_GDP_NAMES.items()}
+    frames = []
+    for code in cfg["eu_panel"] + ["EU27"]:
+        s = hist[code].dropna()
+        if s.empty:
+            continue
+        frames.append(pd.DataFrame({"region": code, "year": s.index.astype(int), "gdp_per_capita_ppp": s.to_numpy(),
+                                    "unit": GDP_UNIT, "method": "reported", "source": "OWID_WB_GDPPC_PPP"}))
+    world = hist["World"]
+    g_world = (world[2024] / world[2014]) ** 0.1 - 1
+    for r in REGIONS:
+        s = hist["World" if r == "ROW" else r]
+        if r == "EU27":
+            frames = [f for f in frames if f.region.iloc[0] != "EU27"]
+        last = int(s.index.max())
+        vals = np.zeros(YEARS.size)
+        method = np.empty(YEARS.size, dtype=object)
+        source = np.empty(YEARS.size, dtype=object)
+        h = YEARS <= last
+        vals[h] = s.reindex(YEARS[h]).to_numpy()
+        method[h] = "reported" if r != "ROW" else "proxy_world"
+        source[h] = "OWID_WB_GDPPC_PPP" if r != "ROW" else f"OWID_WB_GDPPC_PPP;{ASSUMED}"
+        g_r = (s[2024] / s[2014]) ** 0.1 - 1
+        fut = YEARS[~h]
+        frac = np.clip((fut - (last + 1)) / (Y1 - (last + 1)), 0, 1)
+        rates = g_r + (g_world - g_r) * frac
+        vals[~h] = s[last] * np.cumprod(1 + rates)
+        method[~h] = "growth_rate_converging"
+        source[~h] = f"OWID_WB_GDPPC_PPP;{ASSUMED}"
+        if np.isnan(vals).any():
+            raise SystemExit(f"GDP history incomplete for {r}")
+        frames.append(pd.DataFrame({"region": r, "year": YEARS, "gdp_per_capita_ppp": _round(vals),
+                                    "unit": GDP_UNIT, "method": method, "source": source}))
+    df = pd.concat(frames, ignore_index=True)
+    df["gdp_per_capita_ppp"] = _round(df["gdp_per_capita_ppp"].to_numpy())
+    return df.sort_values(["region", "year"], kind="stable")
+
+
+def policy_years():
+    cfg = A["collection"]
+    rows = []
+    for code in cfg["eu_panel"]:
+        for cat in ("weee_all", "small_electronics"):
+            rows.append((code, cat, cfg["eu_law_year"], "WEEE Directive 2002/96/EC producer financing (all EU/EEA states take 2005; assumption)",
+                         f"{cfg['eu_law_source']};{ASSUMED}"))
+    for r, cats in cfg["policy"].items():
+        for cat, v in cats.items():
+            year = "" if v["year"] == "none" else int(v["year"])
+            rows.append((r, cat, year, v["instrument"], ";".join(v["source"])))
+    return pd.DataFrame(rows, columns=["region", "category", "year", "instrument", "source"])
+
+
+def _read_waselee():
+    raw = pd.read_csv(RAW / "eurostat_env_waselee_dl2020.tsv", sep="\t", dtype=str)
+    key = raw.columns[0]
+    parts = raw[key].str.split(",", expand=True)
+    parts.columns = ["waste", "wst_oper", "unit", "geo"]
+    raw = pd.concat([parts, raw.drop(columns=[key])], axis=1)
+    long = raw.melt(id_vars=["waste", "wst_oper", "unit", "geo"], var_name="year", value_name="raw")
+    long["year"] = long["year"].str.strip().astype(int)
+    long["raw"] = long["raw"].str.strip()
+    long["value"] = pd.to_numeric(long["raw"].str.replace(r"[a-z\s:]+$", "", regex=True), errors="coerce")
+    return long.dropna(subset=["value"])
+
+
+def collection_observations(gdp):
+    cfg = A["collection"]
+    d = _read_waselee()
+    rows = []
+    have_gdp = set(zip(gdp.region, gdp.year))
+
+    def add(region, year, cat, rate, method, source, use=1, reason=""):
+        if use and rate > 1:
+            use, reason = 0, cfg["exclude_above_one_reason"]
+        if use and (region, year) not in have_gdp:
+            use, reason = 0, cfg["exclude_no_gdp_reason"]
+        rows.append((region, int(year), cat, round(float(rate), 6), 1.0, use, reason, method, source))
+
+    src = "EUROSTAT_ENV_WASELEE_2020DL"
+    col = d[(d.waste == "TOTAL") & (d.wst_oper == "COL") & (d.unit == "AVG_3Y") & (d.year >= cfg["panel_first_year"])]
+    for r in col.itertuples():
+        if r.geo in ("EU27_2020", "EU28"):
+            add(r.geo, r.year, "weee_all", r.value / 100, "reported", src, 0, cfg["exclude_aggregate_reason"])
+        elif r.geo in cfg["eu_panel"] or r.geo == "LI":
+            add(r.geo, r.year, "weee_all", r.value / 100, "reported", src)
+    itt = d[(d.waste == "EE_ITT") & (d.unit == "T") & d.wst_oper.isin(["COL", "MKT"])]
+    piv = itt.pivot_table(index=["geo", "year"], columns="wst_oper", values="value")
+    for (geo, year), v in piv.iterrows():
+        if year < cfg["panel_first_year"] or pd.isna(v.get("COL")):
+            continue
+        prev = [piv["MKT"].get((geo, year - k)) for k in (1, 2, 3)]
+        if any(p is None or pd.isna(p) for p in prev) or sum(prev) <= 0:
+            continue
+        rate = v["COL"] / (sum(prev) / 3)
+        method = "derived_collected_over_avg_pom_3y"
+        if geo in ("EU27_2020", "EU28"):
+            add(geo, year, "small_electronics", rate, method, src, 0, cfg["exclude_aggregate_reason"])
+        elif geo in cfg["eu_panel"] or geo == "LI":
+            add(geo, year, "small_electronics", rate, method, src)
+    man = pd.read_csv(RAW / "anchors_collection.csv")
+    eu = man[(man.region == "EU27") & (man.metric == "collection_rate_pct_of_avg_POM_3y")]
+    for r in eu.itertuples():
+        add("EU27", r.year, "weee_all", r.value / 100, "reported", r.source)
+    elv = man[(man.metric == "documented_collection_share")]
+    for r in elv.itertuples():
+        add(r.region, r.year, "vehicles", r.value / 100, "derived_treated_over_deregistered", r.source)
+    gem = man[(man.metric == "documented_collection_recycling_rate") & man.year.notna()]
+    for r in gem.itertuples():
+        cat = "small_electronics" if "small" in r.product else "weee_all"
+        add(r.region, r.year, cat, r.value / 100, "reported" if r.derived == 0 else "derived", r.source,
+            0, cfg["exclude_gem_reason"])
+    ic = cfg["india_case_study"]
+    add(ic["region"], ic["year"], ic["category"], ic["rate"], "derived_midpoint_case_study", ic["source"])
+    df = pd.DataFrame(rows, columns=["region", "year", "category", "rate", "weight", "use", "exclusion_reason",
+                                     "method", "source"])
+    n_used = df[df.use == 1].groupby("region").size()
+    df["weight"] = np.where(df.use == 1, 1.0 / df.region.map(n_used).fillna(1.0), 0.0).round(6)
+    df.insert(4, "unit", "1")
+    return df.sort_values(["category", "region", "year"], kind="stable")
+
+
 # ----------------------------------------------------------------------------- assemble
 def build() -> dict[str, str]:
     rows = Rows()
@@ -299,13 +439,23 @@ def build() -> dict[str, str]:
     missing = sorted(set(used) - set(sources["source"]))
     if missing:
         raise SystemExit(f"source keys used but not in data-raw/sources.csv: {missing}")
+    gdp = regressors()
+    observations = collection_observations(gdp)
+    policy = policy_years()
+    for df in (gdp, observations, policy):
+        used += sorted({k for s in df["source"] for k in s.split(";")})
+    missing = sorted(set(used) - set(sources["source"]))
+    if missing:
+        raise SystemExit(f"source keys used but not in data-raw/sources.csv: {missing}")
     regions = pd.DataFrame(REGION_TABLE, columns=["code", "name", "definition"])
     scenarios = pd.DataFrame(
         [(k, v["description"]) for k, v in A["scenarios"].items()], columns=["scenario", "description"]
     )
     out = {}
     for name, df in (("inflows.csv", inflows), ("regions.csv", regions),
-                     ("scenarios.csv", scenarios), ("sources.csv", sources)):
+                     ("scenarios.csv", scenarios), ("sources.csv", sources),
+                     ("regressors.csv", gdp), ("collection_observations.csv", observations),
+                     ("policy_years.csv", policy)):
         buf = io.StringIO()
         df.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
         out[name] = buf.getvalue()

@@ -12,6 +12,7 @@ import functools
 import sys
 
 import click
+import numpy as np
 
 from . import __version__
 from .errors import UrbanmineError
@@ -263,6 +264,54 @@ def profiles_validate(directory):
                    f"{len(files)} file{'s' if len(files) != 1 else ''}", err=True)
         sys.exit(1)
     click.echo(f"{len(files)} profile{'s' if len(files) != 1 else ''} valid: {', '.join(files)}")
+
+
+@main.command()
+@click.option(
+    "--observations", "obs_path", metavar="FILE.csv", default=None,
+    help="Observed collection rates (default: collection_observations.csv of --data).",
+)
+@data_opt
+@click.option(
+    "--out", "out_path", metavar="FILE.json", default="collection_rate.json", show_default=True,
+    help="Where to write the fitted model; a model card FILE.md is written beside it.",
+)
+@click.option("--tau", type=float, default=None, help="Fix the policy time constant [yr] instead of choosing it by CV.")
+@overwrite_opt
+@_reports_errors
+def calibrate(obs_path, data_dir, out_path, tau, overwrite):
+    """Fit the collection-rate regression and write it as JSON (plus a model card).
+
+    Prints the coefficients with cluster-robust standard errors and the cross-validation scores.
+    """
+    from pathlib import Path
+
+    from .collection import FEATURES, fit, model_card
+    from .inflows import REGIONS
+    from .io import atomic_write, check_writable
+
+    card = str(Path(out_path).with_suffix(".md"))
+    check_writable(out_path, overwrite)
+    check_writable(card, overwrite)
+    model = fit(obs_path, data_dir, tau=tau)
+    d = model.to_dict()
+    se = np.sqrt(np.diag(model.covariance))
+    click.echo(f"fractional logit, tau = {model.tau:g} yr, {d['training_data']['n_used']} observations "
+               f"from {d['training_data']['n_regions']} regions")
+    click.echo(f"{'feature':<20} {'coefficient':>12} {'std. error':>11}")
+    for f, c, s in zip(FEATURES, model.coefficients, se):
+        click.echo(f"{f:<20} {c:>12.4f} {s:>11.4f}")
+    click.echo(f"region effect sd (logit): {model.region_effect_sd:.3f}")
+    cv = d["cross_validation"]
+    click.echo(f"in sample: MAE {d['fit']['in_sample']['mae_pp']:.2f} pp, R2 {d['fit']['in_sample']['r2']:.3f}")
+    click.echo(f"{cv['kfold']['k']}-fold CV: MAE {cv['kfold']['mae_pp']:.2f} pp, R2 {cv['kfold']['r2']:.3f}")
+    click.echo(f"leave one region out: MAE {cv['leave_one_region_out']['mae_pp']:.2f} pp, "
+               f"R2 {cv['leave_one_region_out']['r2']:.3f}")
+    text = model_card(model, list(REGIONS), data_dir)
+    model.save(out_path, overwrite)
+    with atomic_write(card, overwrite) as fh:
+        fh.write(text)
+    click.echo(f"wrote {out_path} and {card} (model id {model.id})", err=True)
 
 
 @main.command()

@@ -41,3 +41,7 @@ class ProfileError(UrbanmineError, ValueError):
     def __init__(self, message: str, problems: list[str] | None = None):
         super().__init__(message)
         self.problems = problems or [message]
+
+
+class CalibrationError(UrbanmineError, ValueError):
+    """The collection-rate model cannot be fitted, loaded or applied."""

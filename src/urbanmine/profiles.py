@@ -53,7 +53,9 @@ _TOP_KEYS = {
     "schema_version", "product", "name", "unit", "description", "scope", "elements",
     "lifetime", "storage", "segments", "compositions", "end_of_life", "references",
 }
-_EOL_KEYS = {"route", "collection", "liberation", "process_yield"}
+_EOL_KEYS = {"route", "collection", "collection_category", "liberation", "process_yield"}
+COLLECTION_CATEGORIES = ("weee_all", "small_electronics", "vehicles")
+"""Categories of the collection-rate model (see :mod:`urbanmine.collection`)."""
 
 
 # -- data classes -------------------------------------------------------------------------------
@@ -126,6 +128,7 @@ class Profile:
     compositions: dict[str, dict[str, Quantity]]
     end_of_life: dict[str, Quantity]
     route: str
+    collection_category: str | None
     path: Path | None = None
     references: dict[str, dict] = field(default_factory=dict)
 
@@ -586,6 +589,13 @@ def _parse(data: dict, path, shared_refs: dict) -> tuple[Profile | None, list[st
                 eol[k] = q
         elif k != "collection":
             probs.add("end_of_life", f"missing '{k}'")
+    cat = eol_raw.get("collection_category")
+    if cat is not None and cat not in COLLECTION_CATEGORIES:
+        probs.add("end_of_life.collection_category",
+                  f"= {cat!r}, expected one of {', '.join(COLLECTION_CATEGORIES)}")
+    if ("collection" in eol_raw) == (cat is not None):
+        probs.add("end_of_life", "needs exactly one of 'collection' (an assumed rate) or "
+                  "'collection_category' (use the fitted collection-rate model)")
     route = eol_raw.get("route")
     if not isinstance(route, str) or not route:
         probs.add("end_of_life.route", f"= {route!r}, expected the name of the recovery route")
@@ -594,7 +604,7 @@ def _parse(data: dict, path, shared_refs: dict) -> tuple[Profile | None, list[st
     return Profile(
         product=product, name=data["name"], unit=data["unit"], description=data["description"],
         scope=data.get("scope", "").strip(), elements=tuple(elements), lifetime=lifetime,
-        storage=storage, segments=segments, compositions=comps, end_of_life=eol, route=route,
+        storage=storage, segments=segments, compositions=comps, end_of_life=eol, route=route, collection_category=eol_raw.get("collection_category"),
         path=Path(path) if path is not None else None,
         references={**{k: shared_refs[k] for k in shared_refs}, **own_refs},
     ), []

@@ -226,7 +226,8 @@ def check_mass_balance(result: StockResult, rtol: float = 1e-9) -> None:
         np.abs(np.stack(np.broadcast_arrays(result.inflow, result.outflow, result.stock))),
         axis=(0, -1),
     )
-    rel = resid / np.where(scale > 0, scale, 1.0)[..., None]
+    tiny = np.finfo(float).tiny  # below this, values are subnormal round-off
+    rel = resid / np.maximum(scale, tiny)[..., None]
     if rel.size and np.max(rel) > rtol:
         idx = tuple(int(i) for i in np.unravel_index(np.argmax(rel), rel.shape))
         raise MassBalanceError(

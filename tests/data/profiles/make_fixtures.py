@@ -51,6 +51,7 @@ Tb = { central = 0.0, assumption = "none" }
 
 [end_of_life]
 route = "hydrometallurgy"
+collection_category = "small_electronics"
 liberation = { central = 0.1, low = 0.0, high = 0.2, assumption = "test" }
 process_yield = { central = 0.95, source = ["SRC1"] }
 '''

@@ -157,6 +157,81 @@ data_opt = click.option(
 )
 
 
+model_opt = click.option(
+    "--model", "model_path", metavar="FILE.json", default=None,
+    help="Collection-rate model (default: the shipped models/collection_rate.json).",
+)
+
+
+@main.command()
+@click.option("--region", "regions", multiple=True, metavar="CODE",
+              help="Region code (repeatable), or 'all' for every region and WORLD. Default: all.")
+@click.option("--from", "year_from", type=int, default=None, help="First year printed (default: first data year).")
+@click.option("--to", "year_to", type=int, default=None, help="Last year printed (default: last data year).")
+@click.option("--product", "products", multiple=True, metavar="NAME", help="Product (repeatable). Default: all.")
+@click.option("--element", "elements", multiple=True, metavar="SYMBOL", help="Nd, Pr, Dy or Tb (repeatable). Default: all.")
+@click.option("--scenario", default="stated", show_default=True, help="Scenario of the regional data.")
+@click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Monte Carlo samples; adds mean,p05,p50,p95 columns.")
+@click.option("--seed", type=int, default=None, help="Seed of the Monte Carlo draws (same seed, same file).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Samples processed at once (memory; results do not depend on it).")
+@inflow_at_opt
+@profiles_opt
+@data_opt
+@model_opt
+@click.option("--out", "out_path", required=True, metavar="FILE", help="Output file; '-' streams CSV to standard output.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@overwrite_opt
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@_reports_errors
+def estimate(regions, year_from, year_to, products, elements, scenario, samples, seed, chunk_size,
+             inflow_at, profiles_dir, data_dir, model_path, out_path, fmt, overwrite, quiet):
+    """Rare earths in sales, stock, end of life, collection and recovery by region and year.
+
+    Writes a tidy table (scenario,region,product,element,stage,unit,year,value[,mean,p05,p50,p95])
+    and FILE.meta.json beside it, then prints recovered tonnes for milestone years.
+    """
+    import time
+
+    from . import report_summary
+    from .estimate import estimate as run
+    from .estimate import load_inputs
+    from .io import check_writable, write_estimate
+
+    if fmt == "parquet" and out_path == "-":
+        raise click.UsageError("--out - streams CSV only; give a file name for parquet")
+    if samples and seed is None:
+        seed = 0
+    check_writable(out_path, overwrite)
+    if out_path != "-":
+        check_writable(out_path + ".meta.json", overwrite)
+    region_list = list(regions)
+    if any(r.lower() == "all" for r in region_list):
+        region_list = []
+    inputs = load_inputs(profiles_dir, data_dir, model_path)
+    data_years = inputs.inflows["year"]
+    y0 = int(data_years.min()) if year_from is None else year_from
+    y1 = int(data_years.max()) if year_to is None else year_to
+    n_products = len(products) or len(inputs.profiles)
+    show = samples and not quiet and sys.stderr.isatty()
+    started = time.perf_counter()
+    if show:
+        with click.progressbar(length=samples * n_products, label="Monte Carlo", file=sys.stderr) as bar:
+            df = run(region_list, (y0, y1), list(products), list(elements), scenario, samples, seed,
+                     inflow_at=inflow_at, chunk_size=chunk_size, inputs=inputs, progress=bar.update)
+    else:
+        df = run(region_list, (y0, y1), list(products), list(elements), scenario, samples, seed,
+                 inflow_at=inflow_at, chunk_size=chunk_size, inputs=inputs)
+    elapsed = time.perf_counter() - started
+    write_estimate(df, out_path, fmt, overwrite, inputs=inputs, seed=seed, samples=samples,
+                   scenario=scenario, inflow_at=inflow_at, argv=sys.argv)
+    if not quiet:
+        click.echo(report_summary.summary_text(df), err=True)
+        if out_path != "-":
+            click.echo(f"wrote {out_path} ({len(df)} rows) and {out_path}.meta.json in {elapsed:.1f} s", err=True)
+
+
 @main.group()
 def profiles():
     """Product composition profiles: list, show, validate."""

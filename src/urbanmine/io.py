@@ -186,3 +186,66 @@ def atomic_write(path, overwrite: bool = False, mode: str = "w") -> Iterator:
 def format_float(x: float) -> str:
     """Shortest text that reads back as the same float (``repr``), with ``0`` for zero."""
     return "0" if x == 0 else repr(float(x))
+
+
+def _sha256(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_estimate(df, out, fmt="csv", overwrite=False, *, inputs=None, seed=None, samples=0,
+                   scenario=None, inflow_at="middle", argv=None) -> None:
+    """Write an estimate table and ``<out>.meta.json`` atomically (``-``: CSV to stdout only).
+
+    Numbers are written with 6 significant digits; a missing value (a secondary share where
+    there are no sales) is an empty cell.
+    """
+    import datetime as dt
+    import json
+    import platform
+
+    from . import __version__
+    from .lifetimes import INFLOW_AT  # noqa: F401  (documents the convention names)
+
+    meta = None
+    if out != "-":
+        check_writable(out, overwrite)
+        check_writable(str(out) + ".meta.json", overwrite)
+    if inputs is not None:
+        meta = {
+            "urbanmine_version": __version__,
+            "command": " ".join(argv) if argv else None,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "python": platform.python_version(),
+            "scenario": scenario,
+            "samples": int(samples),
+            "seed": seed,
+            "inflow_at": inflow_at,
+            "conventions": {
+                "units": "masses in t, flows in t/yr, shares as fractions 0-1; the unit is on every row",
+                "time": "stocks at the end of each year; flows per year; inflow_at as stated",
+                "statistics": "value = every input at its central value; mean, p05, p50, p95 over the Monte Carlo samples" if samples else "value = every input at its central value",
+                "number_format": "6 significant digits",
+            },
+            "collection_model": {
+                "id": inputs.model.id,
+                "tau_yr": inputs.model.tau,
+                "created": inputs.model.metadata.get("created"),
+            },
+            "inputs_sha256": {str(p): _sha256(p) for p in inputs.files},
+        }
+    if fmt == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InputDataError("--format parquet needs pyarrow: pip install pyarrow") from None
+        with atomic_write(out, overwrite, mode="wb") as fh:
+            df.to_parquet(fh, index=False)
+    else:
+        with atomic_write(out, overwrite) as fh:
+            df.to_csv(fh, index=False, float_format="%.6g", lineterminator="\n")
+    if meta is not None and out != "-":
+        with atomic_write(str(out) + ".meta.json", overwrite) as fh:
+            json.dump(meta, fh, indent=2)
+            fh.write("\n")

@@ -85,13 +85,38 @@ def _convolve(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
     """``out[..., t, m] = sum_{c <= t} x[..., c] * kernels[..., t - c, m]`` (causal convolution).
 
     ``x`` is ``[..., year]``; ``kernels`` is ``[..., age, m]``, several kernels side by side so
-    that one batched matrix product serves them all. Uses a strided view of the zero-padded
-    inflow (no ``[cohort, year]`` matrix is formed).
+    that one batched matrix product serves them all. When the kernels have about as many
+    leading items as ``x`` (a lifetime per series), a strided window view of the zero-padded
+    inflow is multiplied with the kernels; when many series share a kernel (axes where the
+    kernels have length 1), the series are collected into the rows of a matrix multiplied
+    with the kernel's lower-triangular Toeplitz matrix. Neither forms the
+    ``[series, cohort, year]`` array.
     """
     n = x.shape[-1]
-    pad = np.concatenate([np.zeros(x.shape[:-1] + (n - 1,)), x], axis=-1)
-    windows = sliding_window_view(pad, n, axis=-1)  # [..., t, j] = x[t + j - n + 1]
-    return windows @ kernels[..., n - 1 :: -1, :]
+    m = kernels.shape[-1]
+    klead = (1,) * (x.ndim - 1 - (kernels.ndim - 2)) + kernels.shape[:-2]
+    kernels = kernels.reshape(klead + kernels.shape[-2:])
+    free = [i for i, (a, b) in enumerate(zip(x.shape[:-1], klead)) if b == 1 and a > 1]
+    n_free = int(np.prod([x.shape[i] for i in free])) if free else 1
+    if n_free < 4:
+        pad = np.concatenate([np.zeros(x.shape[:-1] + (n - 1,)), x], axis=-1)
+        windows = sliding_window_view(pad, n, axis=-1)  # [..., t, j] = x[t + j - n + 1]
+        return windows @ kernels[..., n - 1 :: -1, :]
+    # many series per kernel: [..shared.., F, c] @ [..shared.., m, c, t]
+    shared = [i for i in range(x.ndim - 1) if i not in free]
+    xp = np.transpose(x, shared + free + [x.ndim - 1])
+    lead = xp.shape[: len(shared)]
+    xp = xp.reshape(lead + (n_free, n))
+    kp = np.transpose(kernels, shared + free + [kernels.ndim - 2, kernels.ndim - 1])
+    kp = kp.reshape(kp.shape[: len(shared)] + kp.shape[-2:])  # free axes have length 1
+    lag = np.arange(n)[None, :] - np.arange(n)[:, None]  # [c, t] = t - c
+    toeplitz = np.where((lag >= 0)[..., None], kp[..., np.clip(lag, 0, None), :], 0.0)  # [.., c, t, m]
+    toeplitz = np.moveaxis(toeplitz, -1, -3)  # [.., m, c, t]
+    out = xp[..., None, :, :] @ toeplitz  # [.., m, F, t]
+    out = np.moveaxis(out, -3, -1)  # [.., F, t, m]
+    out = out.reshape(lead + tuple(x.shape[i] for i in free) + (n, m))
+    inverse = np.argsort(shared + free)
+    return np.transpose(out, list(inverse) + [x.ndim - 1, x.ndim])
 
 
 def _pdf_from_sf(sf_age: np.ndarray) -> np.ndarray:

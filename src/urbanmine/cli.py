@@ -229,7 +229,7 @@ def estimate(regions, year_from, year_to, products, elements, scenario, samples,
     if not quiet:
         click.echo(report_summary.summary_text(df), err=True)
         if out_path != "-":
-            click.echo(f"wrote {out_path} ({len(df)} rows) and {out_path}.meta.json in {elapsed:.1f} s", err=True)
+            click.echo(f"wrote {out_path} ({len(df)} rows) and {out_path}.meta.json in {elapsed:.2f} s", err=True)
 
 
 @main.group()

@@ -381,8 +381,9 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario: s
         out_years = np.array(sorted(set(int(y) for y in ys)))
         outside = [y for y in out_years if y < data_years[0] or y > data_years[-1]]
         if outside:
+            asked = f"{out_years[0]}-{out_years[-1]}" if len(out_years) > 1 else f"{out_years[0]}"
             raise InputDataError(
-                f"year {outside[0]} is outside the data's {data_years[0]}-{data_years[-1]}"
+                f"years {asked} reach outside the data's {data_years[0]}-{data_years[-1]}"
             )
     frames = []
     ri = [all_regions.index(r) for r in regions]

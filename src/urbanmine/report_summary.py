@@ -13,7 +13,7 @@ def summary_text(df) -> str:
     tab = flows.pivot_table(index=["region", "stage", "element"], columns="year", values="value", aggfunc="sum")
     lines = [f"recovered [t/yr] and secondary share of demand [1], scenario {df['scenario'].iloc[0]}, "
              "all products:"]
-    head = f"{'region':<6} {'element':<7} " + " ".join(f"{y:>10}" for y in shown)
+    head = f"{'region':<6} {'element':<7} " + " ".join(f"{y:>20}" for y in shown)
     lines.append(head)
     for region in dict.fromkeys(df["region"]):
         for element in dict.fromkeys(df["element"]):
@@ -25,6 +25,7 @@ def summary_text(df) -> str:
             cells = []
             for y in shown:
                 share = rec[y] / sal[y] if sal[y] > 0 else float("nan")
-                cells.append(f"{rec[y]:>7.3g} ({share:.1%})" if share == share else f"{rec[y]:>10.3g}")
-            lines.append(f"{region:<6} {element:<7} " + " ".join(f"{c:>10}" for c in cells))
+                amount = f"{rec[y]:,.0f}" if rec[y] >= 100 else f"{rec[y]:.3g}"
+                cells.append(f"{amount} ({share:.1%})" if share == share else amount)
+            lines.append(f"{region:<6} {element:<7} " + " ".join(f"{c:>20}" for c in cells))
     return "\n".join(lines)

@@ -184,9 +184,13 @@ model_opt = click.option(
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @overwrite_opt
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@click.option("--report", "report_dir", metavar="DIR", default=None,
+              help="Also write the figures and report.html to DIR (as 'urbanmine report').")
+@click.option("--report-year", type=int, default=2040, show_default=True, help="Cascade year of --report.")
 @_reports_errors
 def estimate(regions, year_from, year_to, products, elements, scenario, samples, seed, chunk_size,
-             inflow_at, profiles_dir, data_dir, model_path, out_path, fmt, overwrite, quiet):
+             inflow_at, profiles_dir, data_dir, model_path, out_path, fmt, overwrite, quiet, report_dir,
+             report_year):
     """Rare earths in sales, stock, end of life, collection and recovery by region and year.
 
     Writes a tidy table (scenario,region,product,element,stage,unit,year,value[,mean,p05,p50,p95])
@@ -201,6 +205,8 @@ def estimate(regions, year_from, year_to, products, elements, scenario, samples,
 
     if fmt == "parquet" and out_path == "-":
         raise click.UsageError("--out - streams CSV only; give a file name for parquet")
+    if report_dir is not None and (out_path == "-" or fmt != "csv"):
+        raise click.UsageError("--report needs --out FILE.csv (a CSV file)")
     if samples and seed is None:
         seed = 0
     check_writable(out_path, overwrite)
@@ -230,6 +236,28 @@ def estimate(regions, year_from, year_to, products, elements, scenario, samples,
         click.echo(report_summary.summary_text(df), err=True)
         if out_path != "-":
             click.echo(f"wrote {out_path} ({len(df)} rows) and {out_path}.meta.json in {elapsed:.2f} s", err=True)
+    if report_dir is not None:
+        from .report import make_report
+
+        for p in make_report(out_path, report_dir, report_year, overwrite, profiles_dir):
+            if not quiet:
+                click.echo(f"wrote {p}", err=True)
+
+
+@main.command()
+@click.argument("estimate_csv", metavar="ESTIMATE.csv")
+@click.option("--out", "out_dir", required=True, metavar="DIR", help="Directory for the PNG figures and report.html.")
+@click.option("--year", type=int, default=2040, show_default=True, help="Year of the stage cascade.")
+@profiles_opt
+@overwrite_opt
+@_reports_errors
+def report(estimate_csv, out_dir, year, profiles_dir, overwrite):
+    """Figures and a self-contained report.html from an estimate CSV (and its .meta.json)."""
+    from .report import make_report
+
+    written = make_report(estimate_csv, out_dir, year, overwrite, profiles_dir)
+    for p in written:
+        click.echo(f"wrote {p}", err=True)
 
 
 @main.group()

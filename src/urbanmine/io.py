@@ -172,6 +172,9 @@ def atomic_write(path, overwrite: bool = False, mode: str = "w") -> Iterator:
         kwargs = {} if "b" in mode else {"newline": "", "encoding": "utf-8"}
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         if p.exists() and not overwrite:  # appeared while we were writing
             raise OutputExistsError(
                 f"{p}: file exists and won't be overwritten without --overwrite"

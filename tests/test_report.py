@@ -1,0 +1,75 @@
+"""urbanmine report: builds from small estimates with and without samples; bad input."""
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from urbanmine.cli import main
+from urbanmine.errors import InputDataError
+from urbanmine.report import make_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def estimates(tmp_path_factory):
+    d = tmp_path_factory.mktemp("est")
+    r = CliRunner()
+    for name, extra in (("det.csv", []), ("mc.csv", ["--samples", "60", "--seed", "2"])):
+        res = r.invoke(main, ["estimate", "--region", "EU27", "--region", "WORLD", "--from", "2025", "--to", "2050",
+                              "--out", str(d / name), "-q", *extra])
+        assert res.exit_code == 0, res.output
+    return d
+
+
+@pytest.mark.parametrize(("name", "with_stats"), [("det.csv", False), ("mc.csv", True)])
+def test_report_builds(estimates, tmp_path, name, with_stats):
+    out = tmp_path / "rep"
+    written = make_report(estimates / name, out, year=2040)
+    names = {p.name for p in written}
+    expected = {"recovered.png", "cascade_2040.png", "secondary_share.png", "report.html"}
+    assert names == expected | ({"uncertainty.png"} if with_stats else set())
+    for p in written:
+        if p.suffix == ".png":
+            data = p.read_bytes()
+            assert data.startswith(PNG) and len(data) > 10_000
+    text = (out / "report.html").read_text()
+    assert text.count("data:image/png;base64,") == len(written) - 1
+    assert "src='http" not in text  # self-contained
+    # the key numbers of the CSV appear in the HTML table
+    df = pd.read_csv(estimates / name)
+    rec = df[(df.stage == "recovered") & (df.region == "EU27") & (df.element == "Nd") & (df.year == 2050)]["value"].sum()
+    sales = df[(df.stage == "sales") & (df.region == "EU27") & (df.element == "Nd") & (df.year == 2050)]["value"].sum()
+    assert f"<td>{rec:,.0f}</td>" in text
+    assert f"{rec / sales:.1%}" in text
+    assert "Assumptions and sources" in text and "WILSON2017" in text
+
+
+def test_report_refuses_to_overwrite_and_bad_input(estimates, tmp_path):
+    out = tmp_path / "rep"
+    make_report(estimates / "det.csv", out, year=2030)
+    with pytest.raises(Exception, match="--overwrite"):
+        make_report(estimates / "det.csv", out, year=2030)
+    make_report(estimates / "det.csv", out, year=2030, overwrite=True)
+    with pytest.raises(InputDataError, match="file not found"):
+        make_report(tmp_path / "none.csv", tmp_path / "r2")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(InputDataError, match="column 'scenario' is missing"):
+        make_report(bad, tmp_path / "r3")
+    with pytest.raises(InputDataError, match=re.escape("--year 2070: not in the estimate")):
+        make_report(estimates / "det.csv", tmp_path / "r4", year=2070)
+    res = CliRunner().invoke(main, ["report", str(bad), "--out", str(tmp_path / "r5")])
+    assert res.exit_code == 1 and "column 'scenario' is missing" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "r5" / "report.html").exists()
+
+
+def test_estimate_report_shortcut(tmp_path):
+    res = CliRunner().invoke(main, ["estimate", "--region", "USA", "--from", "2030", "--to", "2040",
+                                    "--out", str(tmp_path / "u.csv"), "--report", str(tmp_path / "rep"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "rep" / "report.html").exists()
+    assert Path(tmp_path / "rep" / "cascade_2040.png").read_bytes().startswith(PNG)

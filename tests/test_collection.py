@@ -175,7 +175,7 @@ def test_loading_rejects_bad_model_files(tmp_path):
     ("content", "fragment"),
     [
         ("", "malformed CSV"),
-        ("region,year,category,rate,unit,weight,use\n", "no observations"),
+        ("region,year,category,rate,unit,weight,use\n", "no data rows below the header"),
         ("region,year,category,rate,unit,weight,use\nAT,2010,weee_all,45.0,1,1,1\nDE,2010,weee_all,40.0,1,1,1\n",
          "looks like a percentage"),
         ("region,year,category,rate,unit,weight,use\nAT,2010,weee_all,0.45,%,1,1\n", "unit = '%', expected '1'"),

@@ -4,7 +4,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner

@@ -239,18 +239,10 @@ def load_observations(path):
     """
     import pandas as pd
 
+    from .io import read_table
+
     path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"{path}: file not found")
-    try:
-        df = pd.read_csv(path, dtype={"region": str, "category": str}, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in OBSERVATION_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputDataError(f"{path}: column '{missing[0]}' is missing; expected {', '.join(OBSERVATION_COLUMNS)}")
-    if df.empty:
-        raise InputDataError(f"{path}: no observations below the header")
+    df = read_table(path, OBSERVATION_COLUMNS)
     for col in ("year", "rate", "weight", "use"):
         vals = pd.to_numeric(df[col], errors="coerce")
         bad = vals.isna()

@@ -34,23 +34,9 @@ def _data_dir(data) -> Path:
 
 
 def _read_csv(path: Path, columns):
-    import pandas as pd
+    from .io import read_table
 
-    if not path.exists():
-        raise InputDataError(f"{path}: file not found")
-    try:
-        df = pd.read_csv(path, dtype=str,
-                         keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputDataError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputDataError(
-            f"{path}: column '{missing[0]}' is missing; expected columns {', '.join(columns)}"
-        )
-    if df.empty:
-        raise InputDataError(f"{path}: no data rows below the header")
-    return df
+    return read_table(path, columns)
 
 
 def load_regions(data=None):

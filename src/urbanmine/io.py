@@ -21,7 +21,7 @@ import numpy as np
 
 from .errors import InputDataError, OutputExistsError
 
-__all__ = ["read_series_csv", "check_writable", "atomic_write", "format_float"]
+__all__ = ["read_series_csv", "read_table", "check_writable", "atomic_write", "format_float"]
 
 
 def _open_text(path: Path):
@@ -131,6 +131,34 @@ def read_series_csv(
     return k, v
 
 
+def read_table(path, columns):
+    """Read a CSV table as text columns, checking that ``columns`` are present.
+
+    Raises :class:`InputDataError` (one line, naming the file) for a missing file, a
+    directory, malformed or non-UTF-8 CSV, a missing column, or no rows below the header.
+    Callers convert and check numeric columns themselves (so that messages show the raw text).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputDataError(f"{path}: is a directory, expected a CSV file")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputDataError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputDataError(
+            f"{path}: column '{missing[0]}' is missing; expected columns {', '.join(columns)}"
+        )
+    if df.empty:
+        raise InputDataError(f"{path}: no data rows below the header")
+    return df
+
+
 def check_writable(path, overwrite: bool) -> None:
     """Raise :class:`OutputExistsError` if ``path`` exists and ``overwrite`` is false.
 
@@ -209,7 +237,6 @@ def write_estimate(df, out, fmt="csv", overwrite=False, *, inputs=None, seed=Non
     import platform
 
     from . import __version__
-    from .lifetimes import INFLOW_AT  # noqa: F401  (documents the convention names)
 
     meta = None
     if out != "-":

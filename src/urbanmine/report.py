@@ -47,22 +47,10 @@ def read_estimate(path):
     """Read and check an estimate CSV written by ``urbanmine estimate``."""
     import pandas as pd
 
+    from .io import read_table
+
     path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputDataError(f"{path}: is a directory, expected an estimate CSV")
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{path}: malformed CSV ({str(exc).splitlines()[0]})") from None
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise InputDataError(
-            f"{path}: column '{missing[0]}' is missing; expected an estimate with columns {', '.join(REQUIRED)}"
-        )
-    if df.empty:
-        raise InputDataError(f"{path}: no rows below the header")
+    df = read_table(path, REQUIRED)
     for col in ("year", "value"):
         vals = pd.to_numeric(df[col], errors="coerce")
         bad = vals.isna() & df[col].notna() if col == "value" else vals.isna()
@@ -70,6 +58,10 @@ def read_estimate(path):
             i = int(np.argmax(bad.to_numpy()))
             raise InputDataError(f"{path}, line {i + 2}: {col} = {df[col].iloc[i]!r}, expected a number")
         df[col] = vals
+    for col in ("mean", "p05", "p50", "p95"):
+        if col in df.columns:
+            df[col] = pd.to_numeric(df[col], errors="coerce")
+    df["year"] = df["year"].astype(int)
     need = {"recovered", "sales", "end_of_life"}
     if not need <= set(df["stage"]):
         raise InputDataError(f"{path}: stages {sorted(need - set(df['stage']))} are missing; "

@@ -200,3 +200,14 @@ def test_installed_command_subprocess(tmp_path):
     df = pd.read_csv(out)
     assert df.year.min() == 2025 and df.year.max() == 2050
     assert "EU27" in proc.stderr and (out.parent / "eu.csv.meta.json").exists()
+
+
+def test_parquet_output(tmp_path):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "e.parquet"
+    res = CliRunner().invoke(main, ["estimate", "--region", "JPN", "--from", "2030", "--to", "2031",
+                                    "--format", "parquet", "--out", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_parquet(out)
+    assert set(df.region) == {"JPN"} and set(df.year) == {2030, 2031}
+    assert (tmp_path / "e.parquet.meta.json").exists()

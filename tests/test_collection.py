@@ -7,8 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from urbanmine.cli import main
 from urbanmine.collection import (
@@ -20,6 +18,7 @@ from urbanmine.collection import (
     fit_arrays,
     load_model,
     project,
+    projection_features,
 )
 from urbanmine.errors import CalibrationError, InputDataError
 
@@ -104,18 +103,27 @@ def test_save_load_gives_identical_predictions(tmp_path):
         m.save(tmp_path / "m.json")
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    st.floats(100, 300_000), st.integers(1950, 2100), st.one_of(st.none(), st.integers(1950, 2100)),
-    st.sampled_from(CATEGORIES),
-)
-def test_predictions_always_within_unit_interval(gdp, year, law, cat):
+def test_sampled_rates_follow_the_fitted_uncertainty():
+    """The estimate's sampler: z = 0 gives the central rates, and over many draws the linear
+    predictor has mean x'beta and variance x' Sigma x + sd^2 (the model's stated uncertainty)."""
     m = load_model()
-    p = m.predict(gdp, year, np.nan if law is None else law, cat)
-    assert 0.0 <= float(p) <= 1.0
-    draws = m.sample(design_matrix(gdp, year, np.nan if law is None else law, cat, m.tau), 50,
-                     np.random.default_rng(0))
-    assert np.all((draws >= 0) & (draws <= 1))
+    x = projection_features(m, ["EU27", "IND"], [2010, 2040], "small_electronics")  # [R, T, F]
+    n_f, n_r = len(FEATURES), 2
+    central = m.rates(x)[0]
+    np.testing.assert_allclose(m.rates(x, np.zeros((1, n_f + n_r)))[0], central, rtol=1e-12)
+    n = 200_000
+    z = np.random.default_rng(42).standard_normal((n, n_f + n_r))
+    lin = np.log(m.rates(x, z) / (1 - m.rates(x, z)))  # back to the logit scale, [S, R, T]
+    mean_expected = x @ m.coefficients
+    var_expected = np.einsum("rtf,fg,rtg->rt", x, m.covariance, x) + m.region_effect_sd ** 2
+    se_mean = np.sqrt(var_expected / n)
+    assert np.all(np.abs(lin.mean(axis=0) - mean_expected) < 5 * se_mean)
+    # the sample variance of n normal draws has relative standard error sqrt(2 / n) = 0.3 %
+    np.testing.assert_allclose(lin.var(axis=0), var_expected, rtol=5 * np.sqrt(2 / n))
+    # regions get independent effects: the two regions' draws correlate only through beta
+    cov_between = np.cov(lin[:, 0, 1], lin[:, 1, 1])[0, 1]
+    expected_between = x[0, 1] @ m.covariance @ x[1, 1]
+    assert abs(cov_between - expected_between) < 0.02 * var_expected.max()
 
 
 def test_shipped_model_is_what_calibrate_produces():
@@ -156,7 +164,7 @@ def test_projection_shape_and_policy_effect():
 def test_loading_rejects_bad_model_files(tmp_path):
     p = tmp_path / "bad.json"
     p.write_text("{not json")
-    with pytest.raises(CalibrationError, match="malformed JSON"):
+    with pytest.raises(CalibrationError, match="not valid JSON"):
         load_model(p)
     p.write_text(json.dumps({"format": "pickle"}))
     with pytest.raises(CalibrationError, match="not an urbanmine collection-rate model"):

@@ -171,4 +171,4 @@ def test_regions_and_scenarios_commands():
     res = r.invoke(main, ["scenarios"])
     assert [line.split()[0] for line in res.output.splitlines()] == ["stated", "accelerated"]
     res = r.invoke(main, ["regions", "--data", "/nonexistent"])
-    assert res.exit_code == 1 and "file not found" in res.output
+    assert res.exit_code == 1 and "data directory not found" in res.output

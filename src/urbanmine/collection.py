@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .defaults import default_dir
-from .errors import CalibrationError, InputDataError
+from .errors import CalibrationError, DimensionMismatchError, InputDataError
 
 __all__ = [
     "CATEGORIES",
@@ -124,29 +124,38 @@ class CollectionModel:
         """Central collection rate [1] for the given features."""
         return _logistic(design_matrix(gdp, year, law_year, category, self.tau) @ self.coefficients)
 
-    def sample(self, x: np.ndarray, n_samples: int, rng, *, region_axis: int | None = None) -> np.ndarray:
-        """Collection rates for ``n_samples`` draws of the coefficients and region effects.
+    def rates(self, x: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
+        """Collection rates [1] for regions and years, central or for Monte Carlo draws.
+
+        This is the one sampler of the model's uncertainty: the estimate draws ``z`` up front
+        (so that results do not depend on how samples are chunked) and passes it here.
 
         Parameters
         ----------
-        x : ndarray ``[..., 5]``
-            Design matrix from :func:`design_matrix`.
-        rng : numpy.random.Generator
-        region_axis : int, optional
-            Axis of ``x`` (excluding the last) that indexes regions; each region gets its own
-            random effect per draw. Without it one effect per draw is shared.
+        x : ndarray ``[region, year, feature]``
+            Design matrix from :func:`design_matrix` / :func:`projection_features`.
+        z : ndarray ``[sample, feature + region]``, optional
+            Independent standard normal draws: the first ``len(FEATURES)`` columns move the
+            coefficients along their covariance (``beta = coef + L z``, ``L L' = covariance``),
+            the rest give each region its random effect ``u = region_effect_sd * z``.
+            ``None`` gives the central rates.
 
         Returns
         -------
-        ndarray ``[n_samples, ...]`` [1]
+        ndarray ``[sample, region, year]`` (one sample when ``z`` is None) [1]
         """
-        beta = rng.multivariate_normal(self.coefficients, self.covariance, size=n_samples, method="cholesky")
-        lin = np.einsum("...f,sf->s...", x, beta)
-        shape = [n_samples] + [1] * (lin.ndim - 1)
-        if region_axis is not None:
-            shape[1 + region_axis] = x.shape[region_axis]
-        u = rng.normal(0.0, self.region_effect_sd, size=shape)
-        return _logistic(lin + u)
+        if z is None:
+            return _logistic(x @ self.coefficients)[None]
+        n_f = len(self.coefficients)
+        if z.ndim != 2 or z.shape[1] != n_f + x.shape[0]:
+            raise DimensionMismatchError(
+                f"z has shape {z.shape}, expected (samples, {n_f + x.shape[0]}): one column per "
+                f"feature and one per region"
+            )
+        chol = np.linalg.cholesky(self.covariance + 1e-12 * np.eye(n_f))
+        beta = self.coefficients[None, :] + z[:, :n_f] @ chol.T  # [S, F]
+        u = z[:, n_f:] * self.region_effect_sd  # [S, R]
+        return _logistic(np.einsum("rtf,sf->srt", x, beta) + u[:, :, None])
 
     # -- serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -207,16 +216,34 @@ class CollectionModel:
 
 
 def load_model(path=None) -> CollectionModel:
-    """Load a model JSON (default: the shipped ``models/collection_rate.json``)."""
+    """Load a model JSON (default: the shipped ``models/collection_rate.json``).
+
+    The file is parsed as JSON text and nothing else: a pickle or any other binary file is
+    rejected without being interpreted, so loading a model never runs code.
+    """
     path = Path(path) if path is not None else default_dir("models") / "collection_rate.json"
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise CalibrationError(f"{path}: model file not found") from None
+    except IsADirectoryError:
+        raise CalibrationError(f"{path}: is a directory, expected a model JSON file") from None
+    except OSError as exc:
+        raise CalibrationError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CalibrationError(
+            f"{path}: binary content, not a JSON model (pickles are never loaded; expected the "
+            "JSON written by 'urbanmine calibrate')"
+        ) from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CalibrationError(f"{path}: malformed JSON ({exc})") from None
+        raise CalibrationError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            "expected the JSON written by 'urbanmine calibrate'"
+        ) from None
     if not isinstance(d, dict):
         raise CalibrationError(f"{path}: expected a JSON object")
     return CollectionModel.from_dict(d, str(path))

@@ -190,7 +190,7 @@ def _product_params(profile: Profile, years, u: np.ndarray | None, elements) -> 
             if e in profile.elements:
                 fractions[:, k, j] = comp_vals[(cid, e)]
     shares = []
-    for sid, seg in profile.segments.items():
+    for _sid, seg in profile.segments.items():
         central = np.array([np.interp(years, seg.share_years, seg.shares["central"][t]) for t in seg.technologies])
         has_range = "low" in seg.shares or "high" in seg.shares
         w = knobs.next() if has_range else None
@@ -274,14 +274,7 @@ def compute(inputs: EstimateInputs, product: str, scenario: str, *, samples: int
     def rates(params, z):
         if x is None:
             return np.broadcast_to(params.collection[:, None, None], (params.collection.size, len(REGIONS), years.size))
-        if z is None:
-            lin = x @ model.coefficients
-            return (1 / (1 + np.exp(-lin)))[None]
-        chol = np.linalg.cholesky(model.covariance + 1e-12 * np.eye(model.covariance.shape[0]))
-        beta = model.coefficients[None, :] + z[:, : chol.shape[0]] @ chol.T  # [S, F]
-        u = z[:, chol.shape[0]:] * model.region_effect_sd  # [S, R]
-        lin = np.einsum("rtf,sf->srt", x, beta) + u[:, :, None]
-        return 1 / (1 + np.exp(-lin))
+        return model.rates(x, z)
 
     central_params = _product_params(prof, years, None, elements)
     central = _stages(inflow, seg_of_k, central_params, rates(central_params, None), inflow_at, check)

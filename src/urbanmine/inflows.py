@@ -30,7 +30,15 @@ INFLOW_COLUMNS = ("scenario", "region", "product", "segment", "year", "value", "
 
 
 def _data_dir(data) -> Path:
-    return Path(data) if data is not None else default_dir("data")
+    if data is None:
+        return default_dir("data")
+    path = Path(data)
+    if path.is_file():
+        raise InputDataError(f"{path}: is a file, expected a data directory (with inflows.csv, "
+                             "regressors.csv, policy_years.csv)")
+    if not path.is_dir():
+        raise InputDataError(f"{path}: data directory not found")
+    return path
 
 
 def _read_csv(path: Path, columns):

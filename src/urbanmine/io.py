@@ -21,7 +21,10 @@ import numpy as np
 
 from .errors import InputDataError, OutputExistsError
 
-__all__ = ["read_series_csv", "read_table", "check_writable", "atomic_write", "format_float"]
+__all__ = [
+    "read_series_csv", "read_table", "check_writable", "atomic_write", "atomic_write_all",
+    "format_float",
+]
 
 
 def _open_text(path: Path):
@@ -214,6 +217,71 @@ def atomic_write(path, overwrite: bool = False, mode: str = "w") -> Iterator:
         raise
 
 
+@contextlib.contextmanager
+def atomic_write_all(paths, overwrite: bool = False, modes=None) -> Iterator[list]:
+    """Write several files so that either all of them appear or none does.
+
+    Yields one open handle per path. Everything is written to temporary files first; only when
+    every file has been written are they renamed into place. Files they replace are moved aside
+    first and put back if any rename fails, so a failure leaves the directory as it was.
+    """
+    paths = [Path(p) for p in paths]
+    modes = modes or ["w"] * len(paths)
+    for p in paths:
+        check_writable(p, overwrite)
+    temps, handles = [], []
+    try:
+        for p, mode in zip(paths, modes):
+            fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+            temps.append(tmp)
+            kwargs = {} if "b" in mode else {"newline": "", "encoding": "utf-8"}
+            handles.append(os.fdopen(fd, mode, **kwargs))
+        yield handles
+        for h in handles:
+            h.close()
+        umask = os.umask(0)
+        os.umask(umask)
+        for tmp in temps:
+            os.chmod(tmp, 0o666 & ~umask)
+        for p in paths:
+            if p.exists() and not overwrite:  # appeared while we were writing
+                raise OutputExistsError(
+                    f"{p}: file exists and won't be overwritten without --overwrite"
+                )
+        _replace_all(temps, paths)
+    finally:
+        for h in handles:
+            h.close()
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _replace_all(temps, paths) -> None:
+    """Rename every temporary file onto its target; on failure restore the previous state."""
+    backups, done = {}, []
+    try:
+        for p in paths:
+            if p.exists():
+                fd, bak = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".bak", dir=p.parent or ".")
+                os.close(fd)
+                os.replace(p, bak)
+                backups[p] = bak
+        for tmp, p in zip(temps, paths):
+            os.replace(tmp, p)
+            done.append(p)
+    except BaseException:
+        for p in done:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(p)
+        for p, bak in backups.items():
+            os.replace(bak, p)
+        raise
+    for bak in backups.values():
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(bak)
+
+
 def format_float(x: float) -> str:
     """Shortest text that reads back as the same float (``repr``), with ``0`` for zero."""
     return "0" if x == 0 else repr(float(x))
@@ -246,7 +314,7 @@ def write_estimate(df, out, fmt="csv", overwrite=False, *, inputs=None, seed=Non
         meta = {
             "urbanmine_version": __version__,
             "command": " ".join(argv) if argv else None,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "python": platform.python_version(),
             "scenario": scenario,
             "samples": int(samples),
@@ -270,12 +338,24 @@ def write_estimate(df, out, fmt="csv", overwrite=False, *, inputs=None, seed=Non
             import pyarrow  # noqa: F401
         except ImportError:
             raise InputDataError("--format parquet needs pyarrow: pip install pyarrow") from None
-        with atomic_write(out, overwrite, mode="wb") as fh:
-            df.to_parquet(fh, index=False)
+    if out == "-":
+        _write_table(df, sys.stdout, fmt)
+        sys.stdout.flush()
+        return
+    if meta is None:
+        with atomic_write(out, overwrite, mode="wb" if fmt == "parquet" else "w") as fh:
+            _write_table(df, fh, fmt)
+        return
+    # the table and its metadata appear together or not at all
+    with atomic_write_all([out, str(out) + ".meta.json"], overwrite,
+                          ["wb" if fmt == "parquet" else "w", "w"]) as (fh, mh):
+        _write_table(df, fh, fmt)
+        json.dump(meta, mh, indent=2)
+        mh.write("\n")
+
+
+def _write_table(df, fh, fmt) -> None:
+    if fmt == "parquet":
+        df.to_parquet(fh, index=False)
     else:
-        with atomic_write(out, overwrite) as fh:
-            df.to_csv(fh, index=False, float_format="%.6g", lineterminator="\n")
-    if meta is not None and out != "-":
-        with atomic_write(str(out) + ".meta.json", overwrite) as fh:
-            json.dump(meta, fh, indent=2)
-            fh.write("\n")
+        df.to_csv(fh, index=False, float_format="%.6g", lineterminator="\n")

@@ -140,8 +140,8 @@ class Lifetime(ABC):
         """Broadcast shape of the parameters; its last axis is the cohort axis."""
         return self._shape
 
-    def _validate(self) -> None:  # pragma: no cover - every concrete class overrides
-        pass
+    def _validate(self) -> None:  # noqa: B027 - optional hook: Chained has no own parameters
+        """Check the parameters (raise :class:`LifetimeError`); families override this."""
 
     def _with_params(self, params: dict[str, np.ndarray]) -> Lifetime:
         """A new instance of the same family with ``params`` (already validated)."""
@@ -626,7 +626,9 @@ def quadrature(n_pts_per_interval: int = 1, inflow_at: str = "middle"):
     inner = np.sort(p_last.deriv().roots().real)
     nodes = np.concatenate([[-1.0], inner, [1.0]])
     weights = 2.0 / (n * (n - 1) * p_last(nodes) ** 2)
-    return (nodes + 1.0) / 2.0, weights / 2.0
+    # the closed form sums to 2 only up to round-off (1 + 2e-16 for some n): normalise, so that a
+    # certain survival (1 at every point) stays exactly 1
+    return (nodes + 1.0) / 2.0, weights / weights.sum()
 
 
 def varies_by_cohort(lifetime: Lifetime) -> bool:
@@ -655,7 +657,18 @@ def age_kernel(
     ages = np.arange(n_ages, dtype=float)[:, None] + 1.0 - points  # [a, q]
     # parameters [..., 1] -> [..., 1, 1], against ages [a, q] -> [..., a, q]
     lt = lifetime._expand() if lifetime.shape else lifetime
-    return lt.survival(ages) @ weights
+    return _as_survival_factors(lt.survival(ages) @ weights)
+
+
+def _as_survival_factors(sf: np.ndarray) -> np.ndarray:
+    """Weighted means of survival values, made exactly what they are mathematically.
+
+    Each factor is a probability (a mean of values in [0, 1] with weights summing to 1) and, along
+    the last (age or year) axis, non-increasing because every survival function is. Round-off in
+    the weighted sum can break both by about 1e-16; clipping and a running minimum restore them
+    without changing any value by more than that.
+    """
+    return np.minimum.accumulate(np.clip(sf, 0.0, 1.0), axis=-1)
 
 
 def survival_factors(
@@ -691,8 +704,10 @@ def survival_factors(
         return np.where(age >= 0, kernel[..., np.clip(age, 0, None)], 0.0)
     points, weights = quadrature(n_pts_per_interval, inflow_at)
     lt = lifetime._expand()._expand()  # [..., c, 1, 1] against ages [c, t, q]
+    # before its inflow year a cohort is given its age-0 value, so the running minimum over
+    # years (last axis) sees a non-increasing row; those cells are zeroed afterwards
     ages = np.maximum(age, 0)[:, :, None] + 1.0 - points
-    sf = lt.survival(ages) @ weights
+    sf = _as_survival_factors(lt.survival(ages) @ weights)
     return np.where(age >= 0, sf, 0.0)
 
 

@@ -146,7 +146,7 @@ class Profile:
         """Share of each technology within its segment, ``[technology, year]`` [1]."""
         years = np.asarray(years, dtype=float)
         rows = []
-        for s, seg in self.segments.items():
+        for _s, seg in self.segments.items():
             table = seg.shares.get(which) or seg.shares["central"]
             for t in seg.technologies:
                 rows.append(np.interp(years, seg.share_years, table[t]))
@@ -585,6 +585,10 @@ def _parse(data: dict, path, shared_refs: dict) -> tuple[Profile | None, list[st
     for k in ("liberation", "process_yield", "collection"):
         if k in eol_raw:
             q = _quantity(eol_raw[k], f"end_of_life.{k}", probs, refs, kind="fraction")
+            if q is not None and q.years is not None:
+                probs.add(f"end_of_life.{k}", "a path by year is not supported here (the estimate "
+                          "uses one value); give one value, or set a path in a scenario's levers")
+                q = None
             if q is not None:
                 eol[k] = q
         elif k != "collection":
@@ -627,11 +631,21 @@ def _summarise(problems: list[str]) -> str:
                    "'urbanmine profiles validate' for all)" if more else "")
 
 
+def _directory_problem(directory: Path) -> str | None:
+    if directory.is_file():
+        return (f"{directory}: is a file, expected a directory of product profiles "
+                "(*.toml files and references.toml)")
+    if not directory.is_dir():
+        return f"{directory}: profile directory not found"
+    return None
+
+
 def load_profiles(directory=None) -> dict[str, Profile]:
     """Every profile (``*.toml`` except ``references.toml``) in ``directory``, by product id."""
     directory = Path(directory) if directory is not None else default_dir("product_profiles")
-    if not directory.is_dir():
-        raise ProfileError(f"{directory}: profile directory not found")
+    problem = _directory_problem(directory)
+    if problem:
+        raise ProfileError(problem)
     refs = load_references(directory)
     files = sorted(p for p in directory.glob("*.toml") if p.name != "references.toml")
     if not files:
@@ -646,8 +660,9 @@ def load_profiles(directory=None) -> dict[str, Profile]:
 def validate_directory(directory=None) -> tuple[list[str], list[str]]:
     """Check every profile in ``directory``; return (files checked, every problem found)."""
     directory = Path(directory) if directory is not None else default_dir("product_profiles")
-    if not directory.is_dir():
-        return [], [f"{directory}: profile directory not found"]
+    problem = _directory_problem(directory)
+    if problem:
+        return [], [problem]
     problems, files = [], []
     try:
         refs = load_references(directory)

@@ -189,7 +189,7 @@ def _key_numbers(df):
     tab = _share_table(df)
     rows = []
     stats = {"p05", "p95"} <= set(df.columns)
-    for (r, e), g in tab.groupby(level=[0, 1], sort=False):
+    for (r, e), _g in tab.groupby(level=[0, 1], sort=False):
         for y in years:
             if (r, e, y) not in tab.index:
                 continue
@@ -222,7 +222,7 @@ def _assumptions_html(meta, profiles):
         for f, h in meta.get("inputs_sha256", {}).items():
             parts.append(f"<li><code>{html.escape(Path(f).name)}</code> {html.escape(h[:16])}…</li>")
         parts.append("</ul>")
-    for name, prof in profiles.items():
+    for _name, prof in profiles.items():
         parts.append(f"<h3>{html.escape(prof.name)} ({html.escape(prof.unit)})</h3>")
         parts.append(f"<p>{html.escape(prof.scope)}</p><ul>")
         lt = prof.lifetime

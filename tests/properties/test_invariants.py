@@ -38,7 +38,7 @@ inflows = arrays(float, st.integers(1, 40), elements=st.floats(0, 1e6))
 timing = st.sampled_from(["start", "middle", "end"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(lifetimes(), arrays(float, 30, elements=st.floats(0, 80)))
 def test_survival_within_unit_interval_and_non_increasing(lifetime, ages):
     ages = np.sort(ages)
@@ -47,7 +47,7 @@ def test_survival_within_unit_interval_and_non_increasing(lifetime, ages):
     assert np.all(np.diff(s) <= 1e-12)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 @given(lifetimes(), st.integers(1, 30), timing, st.integers(1, 6))
 def test_survival_factors_within_unit_interval_and_non_increasing_in_time(lifetime, n, at, q):
     sf = lt.survival_factors(lifetime, n, at, q)
@@ -57,7 +57,7 @@ def test_survival_factors_within_unit_interval_and_non_increasing_in_time(lifeti
     assert np.all(np.diff(sf, axis=-1)[upper[:, :-1]] <= 1e-12)  # [c, t+1] - [c, t], t >= c
 
 
-@settings(max_examples=150, deadline=None)
+@settings(deadline=None)
 @given(lifetimes(), inflows, timing)
 def test_mass_balance(lifetime, inflow, at):
     r = inflow_driven(inflow, lifetime, at, check=False)
@@ -66,7 +66,7 @@ def test_mass_balance(lifetime, inflow, at):
     assert np.all(r.outflow >= -1e-9 * max(1.0, inflow.max()))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(deadline=None)
 @given(lifetimes(), inflows, st.floats(-10, 10), st.floats(-10, 10), timing)
 def test_linearity_in_the_inflow(lifetime, x, a, b, at):
     y = np.roll(x, 1)[::-1]
@@ -77,7 +77,7 @@ def test_linearity_in_the_inflow(lifetime, x, a, b, at):
     np.testing.assert_allclose(r.outflow, a * rx.outflow + b * ry.outflow, atol=1e-9 * scale)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(
     arrays(float, (3, 15), elements=st.floats(0, 1e3)),
     arrays(float, (3, 1), elements=st.floats(0.5, 5.0)),
@@ -95,7 +95,7 @@ def test_leading_axes_together_equal_each_alone(inflow, shape, scale, by_cohort,
         np.testing.assert_allclose(together.outflow[i], alone.outflow, rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(
     arrays(float, 25, elements=st.floats(0, 1e3)),
     st.floats(1.0, 5.0),

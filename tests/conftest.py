@@ -1,0 +1,24 @@
+"""Shared test configuration: Hypothesis profiles.
+
+The default profile, ``ci``, is deterministic (``derandomize=True``): the README's test command
+gives the same examples on every run, so the suite never fails by chance. ``explore`` draws new
+random examples and more of them, to look for failures locally::
+
+    python -m pytest tests/properties --hypothesis-profile=explore
+    python -m pytest tests/properties --hypothesis-profile=explore --hypothesis-seed=1234
+
+A failure found while exploring is fixed, and its example is added to the test with
+``@example(...)`` so that the deterministic profile keeps checking it.
+"""
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, database=None, max_examples=200, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore", derandomize=False, max_examples=2000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci")

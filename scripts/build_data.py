@@ -10,7 +10,7 @@ Inputs (data-raw/, provenance in data-raw/README.md and data-raw/sources.csv):
   assumptions.toml                                                every assumption, with reasons
 and the central wind lifetime of product_profiles/wind_turbine.toml.
 
-Outputs (data/): regions.csv, scenarios.csv, inflows.csv, sources.csv. Every inflow row carries
+Outputs (data/): regions.csv, demand_paths.csv, inflows.csv, sources.csv. Every inflow row carries
 its unit, a `method` code (explained in data/README.md) and its source keys.
 """
 
@@ -59,7 +59,7 @@ REGION_TABLE = [
 
 
 class Rows:
-    """Accumulates inflow rows: value per year for one (scenario, region, product, segment)."""
+    """Accumulates inflow rows: value per year for one (demand path, region, product, segment)."""
 
     def __init__(self):
         self.frames = []
@@ -69,7 +69,7 @@ class Rows:
         method = np.broadcast_to(np.asarray(method, dtype=object), values.shape)
         source = np.broadcast_to(np.asarray(source, dtype=object), values.shape)
         self.frames.append(pd.DataFrame({
-            "scenario": scenario, "region": region, "product": product, "segment": segment,
+            "demand": scenario, "region": region, "product": product, "segment": segment,
             "year": YEARS, "value": values, "unit": unit, "method": method, "source": source,
         }))
 
@@ -433,7 +433,7 @@ def build() -> dict[str, str]:
     wind_inflows(rows)
     inflows = rows.frame()
     inflows["source"] = inflows["source"].map(lambda s: ";".join(dict.fromkeys(s.split(";"))))
-    inflows = inflows.sort_values(["scenario", "region", "product", "segment", "year"], kind="stable")
+    inflows = inflows.sort_values(["demand", "region", "product", "segment", "year"], kind="stable")
     used = sorted({k for s in inflows["source"] for k in s.split(";")})
     sources = pd.read_csv(RAW / "sources.csv")
     missing = sorted(set(used) - set(sources["source"]))
@@ -448,12 +448,12 @@ def build() -> dict[str, str]:
     if missing:
         raise SystemExit(f"source keys used but not in data-raw/sources.csv: {missing}")
     regions = pd.DataFrame(REGION_TABLE, columns=["code", "name", "definition"])
-    scenarios = pd.DataFrame(
-        [(k, v["description"]) for k, v in A["scenarios"].items()], columns=["scenario", "description"]
+    demand_paths = pd.DataFrame(
+        [(k, v["description"]) for k, v in A["scenarios"].items()], columns=["demand", "description"]
     )
     out = {}
     for name, df in (("inflows.csv", inflows), ("regions.csv", regions),
-                     ("scenarios.csv", scenarios), ("sources.csv", sources),
+                     ("demand_paths.csv", demand_paths), ("sources.csv", sources),
                      ("regressors.csv", gdp), ("collection_observations.csv", observations),
                      ("policy_years.csv", policy)):
         buf = io.StringIO()

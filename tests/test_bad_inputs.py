@@ -52,10 +52,9 @@ def test_profile_value_the_estimate_cannot_honour_is_rejected(tmp_path):
     wind = prof / "wind_turbine.toml"
     text = wind.read_text()
     start = text.index("[end_of_life]")
+    # an end-of-life rate is a scenario choice (where year paths are honoured), not profile data
     wind.write_text(text[:start] + '[end_of_life]\nroute = "hydrometallurgy"\n'
-                    'collection = { central = 0.95, assumption = "test" }\n'
-                    'liberation = { year = [2029, 2030], central = [0.05, 0.95], assumption = "test" }\n'
-                    'process_yield = { central = 0.95, assumption = "test" }\n')
+                    'liberation = { year = [2029, 2030], central = [0.05, 0.95], assumption = "test" }\n')
     out = tmp_path / "out.csv"
     res = _run([*RUN, "--profiles", str(prof), "--out", str(out)])
     _assert_clean_failure(res, str(wind), "end_of_life.liberation")

@@ -23,12 +23,12 @@ def inflows():
 
 
 def test_coverage_is_complete(inflows):
-    assert set(inflows["scenario"]) == {"stated", "accelerated"}
+    assert set(inflows["demand"]) == {"stated", "accelerated"}
     assert set(inflows["region"]) == set(REGIONS)
     segs = inflows.groupby("product")["segment"].unique().map(sorted).to_dict()
     assert segs == {"ev_traction_motor": ["bev", "phev"], "smartphone": ["all"],
                     "wind_turbine": ["offshore", "onshore"]}
-    n = inflows.groupby(["scenario", "region", "product", "segment"])["year"].agg(["min", "max", "count"])
+    n = inflows.groupby(["demand", "region", "product", "segment"])["year"].agg(["min", "max", "count"])
     assert (n["min"] == 1990).all() and (n["max"] == 2060).all() and (n["count"] == 71).all()
     assert inflows.groupby("product")["unit"].unique().map(list).to_dict() == {
         "ev_traction_motor": ["vehicle/yr"], "smartphone": ["device/yr"], "wind_turbine": ["MW/yr"]}
@@ -54,7 +54,7 @@ def _iea(path, region, powertrain, year, category="Historical"):
 
 
 def get(inflows, scenario, region, product, segment, year):
-    row = inflows[(inflows.scenario == scenario) & (inflows.region == region) & (inflows["product"] == product)
+    row = inflows[(inflows.demand == scenario) & (inflows.region == region) & (inflows["product"] == product)
                   & (inflows.segment == segment) & (inflows.year == year)]
     assert len(row) == 1
     return float(row.value.iloc[0])
@@ -73,7 +73,7 @@ def test_ev_history_equals_iea_and_row_is_world_minus_regions(inflows):
     assert get(inflows, "accelerated", "CHN", "ev_traction_motor", "bev", 2035) == _iea(
         "iea_global_ev_data_2024.csv", "China", "BEV", 2035, "Projection-APS")
     # the regions add up to IEA's World projection
-    tot = inflows[(inflows.scenario == "stated") & (inflows["product"] == "ev_traction_motor")
+    tot = inflows[(inflows.demand == "stated") & (inflows["product"] == "ev_traction_motor")
                   & (inflows.segment == "bev") & (inflows.year == 2030)].value.sum()
     assert tot == pytest.approx(_iea("iea_global_ev_data_2024.csv", "World", "BEV", 2030, "Projection-STEPS"), rel=1e-4)
     # before the IEA series: none; after 2035: held
@@ -83,7 +83,7 @@ def test_ev_history_equals_iea_and_row_is_world_minus_regions(inflows):
 
 
 def test_smartphones_by_hand(inflows):
-    world = inflows[(inflows.scenario == "stated") & (inflows["product"] == "smartphone")].groupby("year").value.sum()
+    world = inflows[(inflows.demand == "stated") & (inflows["product"] == "smartphone")].groupby("year").value.sum()
     assert world[2023] == pytest.approx(1170e6, rel=1e-5)  # IDC
     assert world[2015] == pytest.approx((1300e6 + 1470e6) / 2, rel=1e-5)  # interpolated
     assert world[2028] == pytest.approx(1240e6 * 1.026**4, rel=1e-5)  # IDC 2.6 %/yr from 2024
@@ -95,7 +95,7 @@ def test_smartphones_by_hand(inflows):
 
 
 def test_wind_segments_add_up_and_match_published_figures(inflows):
-    w = inflows[(inflows.scenario == "stated") & (inflows["product"] == "wind_turbine")]
+    w = inflows[(inflows.demand == "stated") & (inflows["product"] == "wind_turbine")]
     total = w.groupby(["region", "year"]).value.sum()
     off = w[w.segment == "offshore"].set_index(["region", "year"]).value
     assert off[("EU27", 2023)] / total[("EU27", 2023)] == pytest.approx(2.8 / 16.1, abs=1e-3)
@@ -130,11 +130,11 @@ def test_inflow_array(inflows):
     arr, years = inflow_array(inflows, "stated", "wind_turbine", ["onshore", "offshore"])
     assert arr.shape == (7, 2, 71) and years[0] == 1990
     assert arr[REGIONS.index("CHN"), :, years.tolist().index(2024)].sum() == pytest.approx(79824, rel=1e-5)
-    with pytest.raises(InputDataError, match="unknown scenario 'nope'"):
+    with pytest.raises(InputDataError, match="unknown demand path 'nope'"):
         inflow_array(inflows, "nope", "wind_turbine", ["onshore"])
 
 
-GOOD = "scenario,region,product,segment,year,value,unit,method,source\n" + "".join(
+GOOD = "demand,region,product,segment,year,value,unit,method,source\n" + "".join(
     f"s,{r},p,all,{y},1.0,unit/yr,reported,X\n" for r in REGIONS for y in (2000, 2001, 2002))
 
 
@@ -169,6 +169,8 @@ def test_regions_and_scenarios_commands():
     assert res.exit_code == 0
     assert [line.split()[0] for line in res.output.splitlines()] == [*REGIONS, "WORLD"]
     res = r.invoke(main, ["scenarios"])
-    assert [line.split()[0] for line in res.output.splitlines()] == ["stated", "accelerated"]
+    assert res.exit_code == 0
+    assert [line.split()[0] for line in res.stdout.splitlines()] == [
+        "announced-policies", "current-practice", "technical-potential"]
     res = r.invoke(main, ["regions", "--data", "/nonexistent"])
     assert res.exit_code == 1 and "data directory not found" in res.output

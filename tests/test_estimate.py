@@ -43,9 +43,24 @@ Dy = { central = 0.0, assumption = "test" }
 Tb = { central = 0.0, assumption = "test" }
 [end_of_life]
 route = "test"
-collection = { central = 0.6, assumption = "test" }
-liberation = { central = 0.5, assumption = "test" }
-process_yield = { central = 0.8, assumption = "test" }
+'''
+
+TINY_SCENARIO = '''schema_version = 1
+name = "tiny"
+description = "test chain"
+demand = "s"
+[[levers]]
+parameter = "collection"
+value = 0.6
+assumption = "test"
+[[levers]]
+parameter = "liberation"
+value = 0.5
+assumption = "test"
+[[levers]]
+parameter = "process_yield"
+value = 0.8
+assumption = "test"
 '''
 
 
@@ -61,20 +76,26 @@ def tiny(tmp_path):
         for y in range(2000, 2006):
             v = {"CHN": 10.0, "EU27": 4.0}.get(r, 0.0) if y == 2000 else (2.0 if (r == "EU27" and y == 2001) else 0.0)
             rows.append(("s", r, "gizmo", "all", y, v, "device/yr", "reported", "X"))
-    pd.DataFrame(rows, columns=["scenario", "region", "product", "segment", "year", "value", "unit",
+    (tmp_path / "tiny.toml").write_text(TINY_SCENARIO)
+    pd.DataFrame(rows, columns=["demand", "region", "product", "segment", "year", "value", "unit",
                                 "method", "source"]).to_csv(data / "inflows.csv", index=False)
     return prof, data
 
 
-def _get(df, region, element, stage, year, col="value"):
+def _get(df, region, element, stage, year, col="value", scenario=None, product=None):
     row = df[(df.region == region) & (df.element == element) & (df.stage == stage) & (df.year == year)]
+    if scenario is not None:
+        row = row[row.scenario == scenario]
+    if product is not None:
+        row = row[row["product"] == product]
     assert len(row) == 1
     return float(row[col].iloc[0])
 
 
 def test_tiny_system_by_hand(tiny):
     prof, data = tiny
-    df = estimate(scenario="s", profiles=prof, data=data)
+    df = estimate(scenario=str(prof.parent / "tiny.toml"), profiles=prof, data=data)
+    df = df[(df["product"] == "gizmo") & (df.element != "REE")]
     # CHN: 10 devices x 1 kg magnet x 50 % Nd = 5 kg = 0.005 t in 2000; fixed 2-yr life: out in 2002
     assert _get(df, "CHN", "Nd", "sales", 2000) == pytest.approx(0.005)
     assert [_get(df, "CHN", "Nd", "in_use_stock", y) for y in range(2000, 2004)] == pytest.approx([0.005, 0.005, 0, 0])
@@ -96,7 +117,7 @@ def test_tiny_system_by_hand(tiny):
 
 def test_tiny_monte_carlo_magnet_range(tiny):
     prof, data = tiny
-    df = estimate(scenario="s", samples=2000, seed=3, profiles=prof, data=data)
+    df = estimate(scenario=str(prof.parent / "tiny.toml"), samples=2000, seed=3, profiles=prof, data=data)
     # magnet mass triangular(0.5, 1.0, 1.5): mean 1.0, 5th percentile 0.5 + sqrt(0.05 * 0.5) = 0.658
     assert _get(df, "CHN", "Nd", "sales", 2000, "mean") == pytest.approx(0.005, rel=0.02)
     assert _get(df, "CHN", "Nd", "sales", 2000, "p05") == pytest.approx(0.01 * 0.5 * (0.5 + np.sqrt(0.05 * 0.5)), rel=0.02)
@@ -144,6 +165,10 @@ def test_bad_arguments():
         estimate(years=(2025, 2070), inputs=inputs)
     with pytest.raises(InputDataError, match="unknown scenario 'nope'"):
         estimate(scenario="nope", inputs=inputs)
+    with pytest.raises(InputDataError, match="did you mean 'current-practice'"):
+        estimate(scenario="current-practise", inputs=inputs)
+    with pytest.raises(InputDataError, match="unknown demand path"):
+        estimate(demand="fast", inputs=inputs)
     with pytest.raises(InputDataError, match="unknown product"):
         estimate(products=["tv"], inputs=inputs)
 
@@ -173,7 +198,7 @@ def test_cli_stream_summary_and_errors(tmp_path):
     assert res.exit_code == 0, res.output
     df = pd.read_csv(io.StringIO(res.stdout))
     assert len(df) == len(STAGES) and set(df.region) == {"USA"}
-    assert "recovered [t/yr]" in res.stderr
+    assert "Recovered rare earths [t/yr]" in res.stderr
     out = tmp_path / "x.csv"
     out.write_text("keep me")
     for args, msg in [

@@ -50,7 +50,7 @@ def test_every_number_has_a_source_or_an_assumption(name):
         assert has_source or has_assumption, path
         for key in q.get("source", []):
             assert key in refs and refs[key]["citation"].strip(), (path, key)
-    assert found > 10
+    assert found > 5
 
 
 @pytest.mark.parametrize("name", PRODUCTS)
@@ -67,9 +67,8 @@ def test_shares_sum_to_one_and_fractions_within_unit_interval(name):
                 for which in ("central", "low", "high"):
                     v = np.atleast_1d(q.get(which, q["central"]))
                     assert np.all((v >= 0) & (v <= 1))
-    for q in data["end_of_life"].values():
-        if isinstance(q, dict):
-            assert 0 <= q["central"] <= 1
+    # end-of-life rates are scenario choices: a profile keeps only the physical product
+    assert set(data["end_of_life"]) <= {"route", "collection_category"}
 
 
 def test_derived_lifetime_scales_match_their_stated_means():
@@ -161,6 +160,7 @@ FAILURES = {
     "misspelt_key": "[end_of_life.routes] unknown key",
     "bare_number": "a bare number has no source",
     "year_list_length": "has 3 values for 2 years",
+    "scenario_choice_in_profile": "[end_of_life.liberation] is a scenario choice",
 }
 
 

@@ -169,8 +169,15 @@ model_opt = click.option(
 @click.option("--from", "year_from", type=int, default=None, help="First year printed (default: first data year).")
 @click.option("--to", "year_to", type=int, default=None, help="Last year printed (default: last data year).")
 @click.option("--product", "products", multiple=True, metavar="NAME", help="Product (repeatable). Default: all.")
-@click.option("--element", "elements", multiple=True, metavar="SYMBOL", help="Nd, Pr, Dy or Tb (repeatable). Default: all.")
-@click.option("--scenario", default="stated", show_default=True, help="Scenario of the regional data.")
+@click.option("--element", "elements", multiple=True, metavar="SYMBOL",
+              help="Nd, Pr, Dy, Tb or REE (their sum), repeatable. Default: all five.")
+@click.option("--scenario", "scenario_names", multiple=True, metavar="NAME|FILE",
+              help="Policy scenario, a shipped name (current-practice, announced-policies, "
+              "technical-potential) or a scenario file; repeatable: later ones are also written as "
+              "differences from the first. Default: current-practice.")
+@click.option("--demand", default=None, metavar="PATH",
+              help="Demand path of the sales data for every scenario (stated, accelerated); "
+              "default: each scenario's own.")
 @click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
               help="Monte Carlo samples; adds mean,p05,p50,p95 columns.")
 @click.option("--seed", type=int, default=None, help="Seed of the Monte Carlo draws (same seed, same file).")
@@ -188,19 +195,20 @@ model_opt = click.option(
               help="Also write the figures and report.html to DIR (as 'urbanmine report').")
 @click.option("--report-year", type=int, default=2040, show_default=True, help="Cascade year of --report.")
 @_reports_errors
-def estimate(regions, year_from, year_to, products, elements, scenario, samples, seed, chunk_size,
-             inflow_at, profiles_dir, data_dir, model_path, out_path, fmt, overwrite, quiet, report_dir,
-             report_year):
-    """Rare earths in sales, stock, end of life, collection and recovery by region and year.
+def estimate(regions, year_from, year_to, products, elements, scenario_names, demand, samples, seed,
+             chunk_size, inflow_at, profiles_dir, data_dir, model_path, out_path, fmt, overwrite, quiet,
+             report_dir, report_year):
+    """Rare earths in sales, stock, end of life, collection and recovery by scenario, region and year.
 
     Writes a tidy table (scenario,region,product,element,stage,unit,year,value[,mean,p05,p50,p95])
-    and FILE.meta.json beside it, then prints recovered tonnes for milestone years.
+    and FILE.meta.json beside it, then prints recovered tonnes for milestone years. --from and
+    --to select the years written; the model always runs from the first data year (1990).
     """
     import time
 
     from . import report_summary
+    from .estimate import DEFAULT_SCENARIO, load_inputs
     from .estimate import estimate as run
-    from .estimate import load_inputs
     from .io import check_writable, write_estimate
 
     if fmt == "parquet" and out_path == "-":
@@ -219,19 +227,21 @@ def estimate(regions, year_from, year_to, products, elements, scenario, samples,
     data_years = inputs.inflows["year"]
     y0 = int(data_years.min()) if year_from is None else year_from
     y1 = int(data_years.max()) if year_to is None else year_to
-    n_products = len(products) or len(inputs.profiles)
+    names = list(scenario_names) or [DEFAULT_SCENARIO]
+    resolved = []
     show = samples and not quiet and sys.stderr.isatty()
     started = time.perf_counter()
+    kwargs = dict(inflow_at=inflow_at, chunk_size=chunk_size, inputs=inputs, demand=demand,
+                  scenarios_out=resolved)
+    args = (region_list, (y0, y1), list(products), list(elements), names, samples, seed)
     if show:
-        with click.progressbar(length=samples * n_products, label="Monte Carlo", file=sys.stderr) as bar:
-            df = run(region_list, (y0, y1), list(products), list(elements), scenario, samples, seed,
-                     inflow_at=inflow_at, chunk_size=chunk_size, inputs=inputs, progress=bar.update)
+        with click.progressbar(length=samples, label="Monte Carlo", file=sys.stderr) as bar:
+            df = run(*args, progress=bar.update, **kwargs)
     else:
-        df = run(region_list, (y0, y1), list(products), list(elements), scenario, samples, seed,
-                 inflow_at=inflow_at, chunk_size=chunk_size, inputs=inputs)
+        df = run(*args, **kwargs)
     elapsed = time.perf_counter() - started
     write_estimate(df, out_path, fmt, overwrite, inputs=inputs, seed=seed, samples=samples,
-                   scenario=scenario, inflow_at=inflow_at, argv=sys.argv)
+                   scenarios=resolved, inflow_at=inflow_at, argv=sys.argv)
     if not quiet:
         click.echo(report_summary.summary_text(df), err=True)
         if out_path != "-":
@@ -287,7 +297,8 @@ def profiles_list(profiles_dir):
     "--region", default="WORLD", show_default=True,
     help="Region whose inflow of that year weights the segments (products with several segments).",
 )
-@click.option("--scenario", default="stated", show_default=True, help="Scenario for the segment weights.")
+@click.option("--demand", "scenario", default="stated", show_default=True,
+              help="Demand path (stated, accelerated) for the segment weights.")
 @profiles_opt
 @data_opt
 @_reports_errors
@@ -336,12 +347,12 @@ def _segment_weights(prof, year, region, scenario, data_dir):
             f"--region {region!r}: unknown region; expected one of {', '.join(REGIONS)} or {AGGREGATE}"
         )
     inflows = load_inflows(data_dir)
-    if scenario not in set(inflows["scenario"]):
+    if scenario not in set(inflows["demand"]):
         raise InputDataError(
-            f"--scenario {scenario!r}: unknown scenario; expected one of "
-            f"{', '.join(sorted(inflows['scenario'].unique()))}"
+            f"--demand {scenario!r}: unknown demand path; expected one of "
+            f"{', '.join(sorted(inflows['demand'].unique()))}"
         )
-    sub = inflows[(inflows["scenario"] == scenario) & (inflows["product"] == prof.product)]
+    sub = inflows[(inflows["demand"] == scenario) & (inflows["product"] == prof.product)]
     if region != AGGREGATE:
         sub = sub[sub["region"] == region]
     years = sub["year"]
@@ -430,17 +441,94 @@ def regions(data_dir):
         click.echo(f"{r.code:<{w}}  {r.name}: {r.definition}")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
+@click.pass_context
+def scenarios(ctx):
+    """Policy scenarios: list (default), show NAME, validate [PATH ...]."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(scenarios_list)
+
+
+@scenarios.command("list")
+@_reports_errors
+def scenarios_list():
+    """The shipped scenarios and their descriptions."""
+    from .scenarios import list_scenarios, load_scenario
+
+    paths = list_scenarios()
+    w = max(len(p.stem) for p in paths)
+    for p in paths:
+        sc = load_scenario(p)
+        click.echo(f"{sc.name:<{w}}  {sc.description}")
+    click.echo("\n(demand paths of the sales data, chosen by a scenario's 'demand' or --demand: "
+               "stated, accelerated; see data/demand_paths.csv)", err=True)
+
+
+@scenarios.command("show")
+@click.argument("name", metavar="NAME|FILE")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@profiles_opt
 @data_opt
 @_reports_errors
-def scenarios(data_dir):
-    """The scenarios available."""
-    from .inflows import load_scenarios
+def scenarios_show(name, as_json, profiles_dir, data_dir):
+    """The resolved levers of scenario NAME (its base's first; later ones override)."""
+    import json
 
-    df = load_scenarios(data_dir)
-    w = max(len(c) for c in df["scenario"])
-    for r in df.itertuples():
-        click.echo(f"{r.scenario:<{w}}  {r.description}")
+    from .estimate import load_inputs
+
+    inputs = load_inputs(profiles_dir, data_dir)
+    sc = inputs.scenario(name)
+    levers = sc.describe()
+    if as_json:
+        click.echo(json.dumps({"name": sc.name, "description": sc.description, "demand": sc.demand,
+                               "chain": sc.chain, "levers": levers}, indent=2))
+        return
+    click.echo(f"{sc.name}: {sc.description}")
+    click.echo(f"base chain: {' -> '.join(sc.chain)}; demand path: {sc.demand}")
+    effective = {id(lv) for lv in sc.effective_levers()}
+    for lv, d in zip(sc.levers, levers):
+        tech = f" {d['from']} -> {d['to']}" if "from" in d else ""
+        path = ", ".join(f"{y}: {v:g}" for y, v in zip(d["year"], d["value"])) if len(d["year"]) > 1 else f"{d['value'][0]:g}"
+        rng = ""
+        if "low" in d:
+            rng = " (range " + ", ".join(f"{lo:g}-{hi:g}" for lo, hi in zip(d["low"], d["high"])) + ")"
+        since = f", from {d['from_year']}" if "from_year" in d else ""
+        over = "" if id(lv) in effective else "  [overridden]"
+        click.echo(f"  {d['parameter']:<16} {d['product']:<18} {d['region']:<5}{tech} {path}{rng}{since}"
+                   f"  [{d.get('status', '-')}; {', '.join(d.get('source', [])) or 'assumption'}]{over}")
+
+
+@scenarios.command("validate")
+@click.argument("paths", nargs=-1, metavar="[PATH ...]")
+@profiles_opt
+@data_opt
+def scenarios_validate(paths, profiles_dir, data_dir):
+    """Check scenario files (default: the shipped ones); list every problem; exit 1 if any."""
+    from pathlib import Path
+
+    from .inflows import REGIONS, load_demand_paths
+    from .profiles import load_profiles, load_references
+    from .scenarios import list_scenarios, validate_scenarios
+
+    try:
+        profs = load_profiles(profiles_dir)
+        refs = set(load_references(profiles_dir))
+        demand = list(load_demand_paths(data_dir)["demand"])
+    except UrbanmineError as exc:
+        raise click.ClickException(str(exc)) from None
+    files = []
+    for p in paths or [str(x) for x in list_scenarios()]:
+        q = Path(p)
+        files.extend(sorted(q.glob("*.toml")) if q.is_dir() else [q])
+    problems = validate_scenarios(files, profiles=profs, regions=list(REGIONS), demand_paths=demand,
+                                  references=refs)
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {len(files)} "
+                   f"file{'s' if len(files) != 1 else ''}", err=True)
+        sys.exit(1)
+    click.echo(f"{len(files)} scenario{'s' if len(files) != 1 else ''} valid: {', '.join(str(f) for f in files)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,15 +1,16 @@
 """Where the shipped defaults (product profiles, regional data, fitted models) are.
 
 In a source checkout or an editable install they are the repository's ``product_profiles/``,
-``data/`` and ``models/``; in an installed wheel they are copied to ``urbanmine/_defaults/``.
-Every command takes ``--profiles``/``--data``/``--model`` to use other copies instead.
+``data/``, ``models/`` and ``scenarios/``; in an installed wheel they are copied to ``urbanmine/_defaults/``.
+Every command takes ``--profiles``/``--data``/``--model`` to use other copies instead, and
+``--scenario`` takes a file path as well as a shipped name.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-KINDS = ("product_profiles", "data", "models")
+KINDS = ("product_profiles", "data", "models", "scenarios")
 
 
 def default_dir(kind: str) -> Path:

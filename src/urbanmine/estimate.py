@@ -1,30 +1,36 @@
-r"""The estimate: profiles -> inflows -> stocks -> collection -> recovery, as a tidy table.
+r"""The estimate: profiles -> inflows -> stocks -> collection -> recovery, by scenario, as a table.
 
-This is the only module that knows the order of the steps. For every product, region and
-element (cohort year :math:`c`, calendar year :math:`t`)::
+This is the only module that knows the order of the steps. For every scenario :math:`s`,
+product, region, element (cohort year :math:`c`, calendar year :math:`t`)::
 
-    sales[r, e, c]        = sum_k inflow[r, seg(k), c] * share[k, c] * magnet[k, c] * fraction[k, e, c]   [t/yr]
-    in_use_stock, eol     = inflow-driven cohort model of sales with the product lifetime          [t], [t/yr]
-    collected[r, e, t]    = eol * collection_rate[r, t]                                             [t/yr]
-    liberated             = collected * liberation                                                  [t/yr]
-    recovered             = liberated * process_yield                                               [t/yr]
-    secondary_share       = recovered / sales (same region, year, element)                          [1]
+    sales[r, e, c]        = sum_k inflow[r, seg(k), c] * share[s, r, k, c] * magnet[k, c] * fraction[k, e, c]   [t/yr]
+    in_use_stock, eol     = inflow-driven cohort model of sales, lifetime scaled by the scenario  [t], [t/yr]
+    collected[r, e, t]    = eol * collection[s, r, t]                                           [t/yr]
+    liberated             = collected * liberation[s, r, t]                                     [t/yr]
+    recovered             = liberated * process_yield[s, r, t]                                  [t/yr]
+    secondary_share       = recovered / sales (same region, year, element)                      [1]
 
-``inflow`` [unit/yr] comes from ``data/inflows.csv``; shares, magnet mass [kg/unit], element
-fractions, lifetime and efficiencies from the product profile; ``collection_rate`` from the
-fitted collection-rate model for the product's category, or from the profile's assumed rate
-(wind). ``WORLD`` is the sum of the regions (its secondary share is the ratio of the sums).
+``inflow`` [unit/yr] comes from ``data/inflows.csv`` (the scenario's demand path); shares,
+magnet mass [kg/unit], element fractions and the lifetime from the product profile; the
+end-of-life rates, lifetime factors and technology shifts from the scenario's levers
+(:mod:`urbanmine.scenarios`), with ``collection`` from the fitted collection-rate model where
+the scenario sets none. ``WORLD`` is the sum of the regions, element ``REE`` the sum of Nd, Pr,
+Dy and Tb, product ``all`` the sum of the products of the run; their secondary shares are ratios
+of the sums. With several scenarios, rows whose scenario is ``"B minus A"`` give the difference
+of each later scenario B from the first, A.
 
 Monte Carlo
 -----------
 With ``samples > 0`` every uncertain input is drawn per sample: each profile number with a
 ``low``/``high`` range from a triangular distribution (low, central, high), one uniform draw per
-number and sample applied to all its anchor years; technology shares move between the low-magnet
-mix (draw 0), the central mix (0.5) and the high-magnet mix (1); the collection model's
-coefficients from their covariance and each region's effect from N(0, region_effect_sd).
-All draws for all samples are made up front from ``numpy.random.SeedSequence(seed)`` spawned per
-product, so results do not depend on the chunk size, and samples are then processed in chunks
-of bounded memory.
+number and sample applied to all its anchor years; technology shares move between the
+low-magnet mix (draw 0), the central mix (0.5) and the high-magnet mix (1); the collection
+model's coefficients from their covariance and each region's effect from N(0, region effect
+sd); and each scenario lever with a range from a triangular distribution around its value, one
+draw per product, parameter and sample. All draws are made up front from
+``numpy.random.SeedSequence(seed)`` spawned per product and do not depend on the scenario, so
+results do not depend on the chunk size and every scenario of a run sees the same draws (common
+random numbers): differences and totals are computed per sample, then summarised.
 """
 
 from __future__ import annotations
@@ -41,16 +47,25 @@ from .lifetimes import INFLOW_AT, Lifetime
 from .profiles import ELEMENTS, Profile, Quantity
 from .stocks import inflow_driven
 
-__all__ = ["STAGES", "STAGE_UNITS", "estimate", "EstimateInputs", "load_inputs", "compute"]
+__all__ = ["STAGES", "STAGE_UNITS", "TOTAL_ELEMENT", "TOTAL_PRODUCT", "estimate", "EstimateInputs",
+           "load_inputs", "run", "DEFAULT_SCENARIO"]
 
 STAGES = ("sales", "in_use_stock", "end_of_life", "collected", "liberated", "recovered", "secondary_share")
+FLOW_STAGES = STAGES[:-1]
 STAGE_UNITS = {
     "sales": units.MASS_FLOW, "in_use_stock": units.MASS, "end_of_life": units.MASS_FLOW,
     "collected": units.MASS_FLOW, "liberated": units.MASS_FLOW, "recovered": units.MASS_FLOW,
     "secondary_share": units.FRACTION,
 }
+TOTAL_ELEMENT = "REE"
+"""Element label of the sum Nd + Pr + Dy + Tb."""
+TOTAL_PRODUCT = "all"
+"""Product label of the sum over the products of a run."""
+DEFAULT_SCENARIO = "current-practice"
 OUTPUT_COLUMNS = ("scenario", "region", "product", "element", "stage", "unit", "year", "value")
 STAT_COLUMNS = ("mean", "p05", "p50", "p95")
+LEVER_DRAWS = ("collection", "liberation", "process_yield", "lifetime_factor", "technology_shift")
+"""One uniform draw per product, sample and lever parameter, shared by all scenarios."""
 
 
 # -- inputs -------------------------------------------------------------------------------------
@@ -65,6 +80,26 @@ class EstimateInputs:
     model: object  # CollectionModel
     data_dir: object
     files: list  # every input file, for the provenance record
+    profile_dir: object = None
+
+    @property
+    def demand_paths(self) -> list[str]:
+        return sorted(self.inflows["demand"].unique())
+
+    def scenario(self, name_or_path, demand: str | None = None):
+        """Load and resolve a scenario against these inputs (``demand`` overrides its path)."""
+        from .profiles import load_references
+        from .scenarios import load_scenario
+
+        scen = load_scenario(name_or_path, profiles=self.profiles, regions=list(REGIONS),
+                             demand_paths=self.demand_paths,
+                             references=set(load_references(self.profile_dir)))
+        if demand is not None:
+            if demand not in self.demand_paths:
+                raise InputDataError(f"--demand {demand!r}: unknown demand path; expected one of "
+                                     f"{', '.join(self.demand_paths)}")
+            scen.demand = demand
+        return scen
 
 
 def load_inputs(profiles=None, data=None, model=None) -> EstimateInputs:
@@ -83,7 +118,7 @@ def load_inputs(profiles=None, data=None, model=None) -> EstimateInputs:
     mdl = load_model(model_path)
     files = sorted(prof_dir.glob("*.toml")) + [data_dir / n for n in (
         "inflows.csv", "regressors.csv", "policy_years.csv")] + [model_path]
-    return EstimateInputs(profs, inflows, mdl, data_dir, files)
+    return EstimateInputs(profs, inflows, mdl, data_dir, files, prof_dir)
 
 
 # -- sampling helpers ---------------------------------------------------------------------------
@@ -142,7 +177,6 @@ def n_knobs(profile: Profile) -> int:
         n += sum(q.has_range for e, q in comp.items() if e in profile.elements)
     for seg in profile.segments.values():
         n += ("low" in seg.shares or "high" in seg.shares)
-    n += sum(q.has_range for q in profile.end_of_life.values())
     return n
 
 
@@ -152,9 +186,6 @@ class _ProductParams:
     magnet: np.ndarray  # [S, K, C] kg/unit
     fractions: np.ndarray  # [S, K, E, C]
     lifetime: Lifetime  # parameters [S, 1, 1, 1]
-    liberation: np.ndarray  # [S]
-    process_yield: np.ndarray  # [S]
-    collection: np.ndarray | None  # [S] assumed rate, or None (model)
 
 
 def _lifetime(spec, knobs, n) -> Lifetime:
@@ -172,7 +203,7 @@ def _product_params(profile: Profile, years, u: np.ndarray | None, elements) -> 
     knobs = _Knobs(u)
     n = 1 if u is None else u.shape[0]
     # the order of draws is fixed by the profile (see n_knobs): lifetime, storage, magnets,
-    # compositions, shares, end of life
+    # compositions, shares
     lifetime = _lifetime(profile.lifetime, knobs, n)
     if profile.storage is not None:
         lifetime = lifetime.then(_lifetime(profile.storage, knobs, n))
@@ -202,13 +233,7 @@ def _product_params(profile: Profile, years, u: np.ndarray | None, elements) -> 
         w = w[:, None, None]
         shares.append(np.where(w < 0.5, lo + (central - lo) * (w / 0.5), central + (hi - central) * ((w - 0.5) / 0.5)))
     shares = np.concatenate(shares, axis=1)
-    eol = profile.end_of_life
-    liberation = np.broadcast_to(_scalar(eol["liberation"], knobs), (n,))
-    process_yield = np.broadcast_to(_scalar(eol["process_yield"], knobs), (n,))
-    collection = None
-    if "collection" in eol:
-        collection = np.broadcast_to(_scalar(eol["collection"], knobs), (n,))
-    return _ProductParams(shares, magnet, fractions, lifetime, liberation, process_yield, collection)
+    return _ProductParams(shares, magnet, fractions, lifetime)
 
 
 # -- the computation ----------------------------------------------------------------------------
@@ -219,106 +244,276 @@ def _segment_index(profile: Profile):
     return segs, np.array([segs.index(s) for s, _ in profile.technologies])
 
 
-def _stages(inflow, seg_of_k, params: _ProductParams, rate, inflow_at, check):
-    """All stages ``[S, R, E, stage, T]`` for one product and one block of samples."""
-    units_in = inflow[None, :, seg_of_k, :] * params.shares[:, None]  # [S, R, K, C]
-    per_unit = params.magnet[:, :, None, :] * params.fractions  # [S, K, E, C] kg/unit
-    sales = np.einsum("srkc,skec->srec", units_in, per_unit) * units.T_PER_KG  # [S, R, E, C]
-    res = inflow_driven(sales, params.lifetime, inflow_at, check=check)
-    stock = np.broadcast_to(res.stock, sales.shape)
-    eol = np.broadcast_to(res.outflow, sales.shape)
-    collected = eol * rate[:, :, None, :]
-    liberated = collected * params.liberation[:, None, None, None]
-    recovered = liberated * params.process_yield[:, None, None, None]
-    return np.stack([sales, stock, eol, collected, liberated, recovered], axis=3)
+def _lever(scen, parameter, product, years, v, **technology):
+    """Lever values ``[S, region, year]`` (S = 1 without draws ``v``); NaN where none is in force.
 
-
-def _with_world(flows):
-    """Append WORLD (sum over regions) and the secondary share: ``[S, R+1, E, stage, T]``."""
-    world = flows.sum(axis=1, keepdims=True)
-    allr = np.concatenate([flows, world], axis=1)
-    sales, recovered = allr[:, :, :, 0], allr[:, :, :, 5]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(sales > 0, recovered / np.where(sales > 0, sales, 1.0), np.nan)
-    return np.concatenate([allr, share[:, :, :, None]], axis=3)
-
-
-def _product_rng(seed, product: str):
-    ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
-    return np.random.default_rng(ss)
-
-
-def compute(inputs: EstimateInputs, product: str, scenario: str, *, samples: int = 0, seed=None,
-            inflow_at: str = "middle", chunk_size: int = 1000, out_years=None, progress=None,
-            check: bool = True) -> dict:
-    """Central values and, with samples, statistics for one product.
-
-    Returns a dict with ``years`` (output years), ``elements``, ``central``
-    ``[R+1, E, stage, Y]`` and, with samples, ``mean``, ``p05``, ``p50``, ``p95`` of the same shape.
+    None if the scenario sets no such lever at all.
     """
+    paths = scen.paths(parameter, product, REGIONS, years, **technology)
+    if paths is None:
+        return None
+    value, low, high = paths
+    if v is None:
+        return value[None]
+    return _triangular(v[:, None, None], low[None], value[None], high[None])
+
+
+def _required(scen, parameter, product, years, v):
+    vals = _lever(scen, parameter, product, years, v)
+    if vals is None or np.any(np.isnan(vals)):
+        where = f" ({scen.path})" if scen.path else ""
+        gap = "" if vals is None else f" in every year and region (missing e.g. {REGIONS[int(np.argwhere(np.isnan(vals[0]))[0][0])]})"
+        raise InputDataError(
+            f"scenario {scen.name!r}{where} sets no {parameter} for {product}{gap}; add a lever with "
+            f"parameter = \"{parameter}\", product = \"{product}\" or \"*\", and no from_year"
+        )
+    return np.clip(vals, 0.0, 1.0)
+
+
+def _shifted_shares(shares, profile: Profile, scen, product, years, v):
+    """Technology shares ``[S, K, C]`` -> ``[S, region, K, C]`` after the scenario's shifts."""
+    pairs = scen.shifts(product)
+    if not pairs:
+        return shares[:, None]
+    techs = profile.technologies
+    out = None
+    for tfrom, tto in pairs:
+        frac = _lever(scen, "technology_shift", product, years, v, technology_from=tfrom,
+                      technology_to=tto)
+        moves = []
+        for seg in profile.segments:
+            def find(t, seg=seg):
+                for k, (s, name) in enumerate(techs):
+                    if s == seg and (t == name or t == f"{s}/{name}"):
+                        return k
+                return None
+            kf, kt = find(tfrom), find(tto)
+            if kf is not None and kt is not None:
+                moves.append((kf, kt))
+        if not moves:
+            raise InputDataError(f"scenario {scen.name!r}: no segment of {product} has both "
+                                 f"technologies {tfrom!r} and {tto!r}")
+        if out is None:
+            n = max(shares.shape[0], frac.shape[0])
+            out = np.broadcast_to(shares[:, None], (n, len(REGIONS)) + shares.shape[1:]).copy()
+        frac = np.clip(np.nan_to_num(frac, nan=0.0), 0.0, 1.0)  # no lever in force: no shift
+        for kf, kt in moves:
+            moved = out[:, :, kf] * frac
+            out[:, :, kf] -= moved
+            out[:, :, kt] += moved
+    return out
+
+
+@dataclass
+class _Prepared:
+    """What one product needs, read once: inflows by demand path, features and draws."""
+
+    profile: Profile
+    seg_of_k: np.ndarray
+    inflow: dict  # demand path -> [R, segment, C]
+    years: np.ndarray
+    x: np.ndarray | None  # collection-model features [R, T, F], or None
+    u: np.ndarray | None = None  # [S, knobs] profile draws
+    z: np.ndarray | None = None  # [S, F + R] collection-model draws
+    v: np.ndarray | None = None  # [S, len(LEVER_DRAWS)] lever draws
+
+
+def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed) -> _Prepared:
     from .collection import projection_features
     from .inflows import inflow_array
 
     prof = inputs.profiles[product]
     segs, seg_of_k = _segment_index(prof)
-    inflow, years = inflow_array(inputs.inflows, scenario, product, segs)
-    out_years = years if out_years is None else np.asarray(out_years)
-    yi = np.searchsorted(years, out_years)
-    elements = list(ELEMENTS)
-    model = inputs.model
+    inflow, years = {}, None
+    for d in dict.fromkeys(sc.demand for sc in scenarios):
+        inflow[d], years = inflow_array(inputs.inflows, d, product, segs)
+    x = None
     if prof.collection_category is not None:
-        x = projection_features(model, list(REGIONS), years, prof.collection_category, inputs.data_dir)
-    else:
-        x = None
+        x = projection_features(inputs.model, list(REGIONS), years, prof.collection_category, inputs.data_dir)
+    prep = _Prepared(prof, seg_of_k, inflow, years, x)
+    if samples:
+        ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
+        rng = np.random.default_rng(ss)
+        prep.u = rng.random((samples, n_knobs(prof)))
+        prep.z = rng.standard_normal((samples, len(inputs.model.coefficients) + len(REGIONS)))
+        prep.v = rng.random((samples, len(LEVER_DRAWS)))
+    return prep
 
-    def rates(params, z):
-        if x is None:
-            return np.broadcast_to(params.collection[:, None, None], (params.collection.size, len(REGIONS), years.size))
-        return model.rates(x, z)
 
-    central_params = _product_params(prof, years, None, elements)
-    central = _stages(inflow, seg_of_k, central_params, rates(central_params, None), inflow_at, check)
-    out = {"years": out_years, "elements": elements, "central": _with_world(central[..., yi])[0]}
+def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v, inflow_at, check):
+    """All flow stages ``[S, region, element, stage, year]`` of one product under one scenario."""
+    years = prep.years
+    vd = {name: (None if v is None else v[:, i]) for i, name in enumerate(LEVER_DRAWS)}
+    shares = _shifted_shares(params.shares, prep.profile, scen, product, years, vd["technology_shift"])
+    inflow = prep.inflow[scen.demand]
+    units_in = inflow[None, :, prep.seg_of_k, :] * shares  # [S, R, K, C]
+    per_unit = params.magnet[:, :, None, :] * params.fractions  # [S, K, E, C] kg/unit
+    sales = np.einsum("srkc,skec->srec", units_in, per_unit) * units.T_PER_KG  # [S, R, E, C]
+    lifetime = params.lifetime
+    factor = _lever(scen, "lifetime_factor", product, years, vd["lifetime_factor"])
+    if factor is not None:
+        factor = np.where(np.isnan(factor), 1.0, factor)  # no lever in force: the profile's lifetime
+    if factor is not None and np.any(factor != 1.0):
+        lifetime = lifetime.scaled(factor[:, :, None, :])  # by region and cohort
+    res = inflow_driven(sales, lifetime, inflow_at, check=check)
+    n = max(sales.shape[0], res.stock.shape[0])
+    shape = (n,) + sales.shape[1:]
+    sales = np.broadcast_to(sales, shape)
+    stock = np.broadcast_to(res.stock, shape)
+    eol = np.broadcast_to(res.outflow, shape)
+    collection = _lever(scen, "collection", product, years, vd["collection"])
+    if collection is None or np.any(np.isnan(collection)):
+        if prep.x is None:
+            where = f" ({scen.path})" if scen.path else ""
+            raise InputDataError(
+                f"scenario {scen.name!r}{where} sets no collection for {product}, whose profile names "
+                f"no collection category; add a lever with parameter = \"collection\" and "
+                f"product = \"{product}\" or \"*\""
+            )
+        model = inputs.model.rates(prep.x, z)  # [S, R, T]
+        collection = model if collection is None else np.where(np.isnan(collection), model, collection)
+    collection = np.clip(collection, 0.0, 1.0)
+    liberation = _required(scen, "liberation", product, years, vd["liberation"])
+    process_yield = _required(scen, "process_yield", product, years, vd["process_yield"])
+    collected = eol * collection[:, :, None, :]
+    liberated = collected * liberation[:, :, None, :]
+    recovered = liberated * process_yield[:, :, None, :]
+    return np.stack([sales, stock, eol, collected, liberated, recovered], axis=3)
+
+
+def _cells(flows, yi, ri, ei):
+    """``[S, R, E, 6, T]`` -> ``[S, R_out, E_out, 6, Y]``: output years, WORLD and REE added."""
+    f = flows[..., yi]
+    f = np.concatenate([f, f.sum(axis=1, keepdims=True)], axis=1)
+    f = np.concatenate([f, f.sum(axis=2, keepdims=True)], axis=2)
+    return f[:, ri][:, :, ei]
+
+
+def _with_share(f):
+    """Append the secondary share (recovered / sales, NaN without sales) as the last stage."""
+    sales, rec = f[:, :, :, 0], f[:, :, :, 5]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(sales > 0, rec / np.where(sales > 0, sales, 1.0), np.nan)
+    return np.concatenate([f, share[:, :, :, None]], axis=3)
+
+
+def _block(inputs, prepared, products, scenarios, sl, central, yi, ri, ei, inflow_at, check):
+    """Every output cell for a block of samples: ``[label, product, S, R_out, E_out, stage, Y]``.
+
+    Labels are the scenarios, then each later scenario minus the first; products are the run's
+    products, then their sum when there are several.
+    """
+    per_scen = []
+    for scen in scenarios:
+        per_prod = []
+        for p in products:
+            prep = prepared[p]
+            if central:
+                params, z, v = _product_params(prep.profile, prep.years, None, ELEMENTS), None, None
+            else:
+                params = _product_params(prep.profile, prep.years, prep.u[sl], ELEMENTS)
+                z = None if prep.x is None else prep.z[sl]
+                v = prep.v[sl]
+            per_prod.append(_cells(_flows(inputs, prep, p, scen, params, z, v, inflow_at, check), yi, ri, ei))
+        n = max(a.shape[0] for a in per_prod)
+        per_prod = [np.broadcast_to(a, (n,) + a.shape[1:]) for a in per_prod]
+        if len(products) > 1:
+            per_prod.append(sum(per_prod[1:], per_prod[0].copy()))
+        per_scen.append([_with_share(a) for a in per_prod])
+    out = [np.stack(ps) for ps in per_scen]  # each [P, S, R, E, 7, Y]
+    base = out[0]
+    out += [o - base for o in out[1:]]
+    return np.stack(out)
+
+
+def _labels(scenarios) -> list[str]:
+    first = scenarios[0].name
+    return [s.name for s in scenarios] + [f"{s.name} minus {first}" for s in scenarios[1:]]
+
+
+def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_years, *, samples=0,
+        seed=None, inflow_at="middle", chunk_size=1000, progress=None, check=True) -> dict:
+    """Central values and statistics of every output cell.
+
+    Returns a dict with ``labels`` (scenarios, then differences), ``products`` (the run's, then
+    ``all`` when there are several), ``regions``, ``elements``, ``years``, ``central``
+    ``[label, product, region, element, stage, year]`` and, with samples, ``mean``, ``p05``,
+    ``p50``, ``p95`` of the same shape.
+    """
+    prepared = {p: _prepare(inputs, p, scenarios, samples, seed) for p in products}
+    years = prepared[products[0]].years
+    yi = np.searchsorted(years, out_years)
+    all_regions = [*REGIONS, AGGREGATE]
+    all_elements = [*ELEMENTS, TOTAL_ELEMENT]
+    ri = [all_regions.index(r) for r in regions]
+    ei = [all_elements.index(e) for e in elements]
+    central = _block(inputs, prepared, products, scenarios, slice(None), True, yi, ri, ei, inflow_at, check)
+    out = {
+        "labels": _labels(scenarios),
+        "products": list(products) + ([TOTAL_PRODUCT] if len(products) > 1 else []),
+        "regions": list(regions), "elements": list(elements), "years": np.asarray(out_years),
+        "central": central[:, :, 0],
+    }
     if not samples:
         return out
-    rng = _product_rng(seed, product)
-    u_all = rng.random((samples, n_knobs(prof)))
-    z_all = rng.standard_normal((samples, len(model.coefficients) + len(REGIONS))) if x is not None else None
-    cell_shape = (len(REGIONS) + 1, len(elements), len(STAGES), out_years.size)
-    # samples last (contiguous per cell); float32 halves the memory of large ensembles and
-    # is far finer than the 6 significant digits written out
-    acc = np.empty((int(np.prod(cell_shape)), samples), dtype=np.float32)
+    shape = central.shape[:2] + central.shape[3:]  # [L, P, R, E, stage, Y]
+    n_cells = int(np.prod(shape[2:]))
+    # samples last (contiguous per cell); float32 halves the memory of large ensembles and is
+    # far finer than the 6 significant digits written out
+    acc = np.empty(shape[:2] + (n_cells, samples), dtype=np.float32)
     for start in range(0, samples, chunk_size):  # chunks of samples bound the memory
         stop = min(start + chunk_size, samples)
-        params = _product_params(prof, years, u_all[start:stop], elements)
-        z = None if z_all is None else z_all[start:stop]
         # the mass balance was checked on the central run; the samples use the same kernels
-        block = _stages(inflow, seg_of_k, params, rates(params, z), inflow_at, False)
-        acc[:, start:stop] = _with_world(block[..., yi]).reshape(stop - start, -1).T
+        blk = _block(inputs, prepared, products, scenarios, slice(start, stop), False, yi, ri, ei,
+                     inflow_at, False)
+        acc[:, :, :, start:stop] = blk.reshape(shape[:2] + (stop - start, n_cells)).transpose(0, 1, 3, 2)
         if progress is not None:
             progress(stop - start)
-    stats = np.empty((4, acc.shape[0]))
-    block = max(1, (64 << 20) // (8 * samples))  # about 64 MB of cells at a time
-    with np.errstate(invalid="ignore"):
-        for i in range(0, acc.shape[0], block):
-            part = acc[i : i + block].astype(np.float64)
-            stats[0, i : i + block] = part.mean(axis=1)
-            stats[1:, i : i + block] = np.percentile(part, [5, 50, 95], axis=1)
-    out["mean"], out["p05"], out["p50"], out["p95"] = (v.reshape(cell_shape) for v in stats)
+    flat = acc.reshape(-1, samples)
+    stats = np.empty((4, flat.shape[0]))
+    step = max(1, (64 << 20) // (8 * samples))  # about 64 MB of cells at a time
+    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore", RuntimeWarning)  # all-NaN shares
+        for i in range(0, flat.shape[0], step):
+            part = flat[i : i + step].astype(np.float64)
+            stats[0, i : i + step] = part.mean(axis=1)
+            stats[1:, i : i + step] = np.percentile(part, [5, 50, 95], axis=1)
+    for name, v in zip(STAT_COLUMNS, stats):
+        out[name] = v.reshape(shape)
     return out
 
 
 def _check_choice(kind, values, allowed):
     bad = [v for v in values if v not in allowed]
     if bad:
-        raise InputDataError(f"unknown {kind} {bad[0]!r}; expected one of {', '.join(allowed)}")
+        import difflib
+
+        close = difflib.get_close_matches(str(bad[0]), [str(a) for a in allowed], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputDataError(f"unknown {kind} {bad[0]!r}; expected one of {', '.join(allowed)}{hint}")
 
 
-def estimate(regions=None, years=None, products=None, elements=None, scenario: str = "stated",
-             samples: int = 0, seed=None, profiles=None, data=None, model=None, *,
+def _out_years(years, data_years):
+    if years is None:
+        return data_years
+    ys = list(years)
+    if len(ys) == 2 and isinstance(years, tuple):
+        if ys[0] > ys[1]:
+            raise InputDataError(f"years {ys[0]}-{ys[1]}: reversed range, expected first <= last")
+        ys = list(range(ys[0], ys[1] + 1))
+    out_years = np.array(sorted(set(int(y) for y in ys)))
+    outside = [y for y in out_years if y < data_years[0] or y > data_years[-1]]
+    if outside:
+        asked = f"{out_years[0]}-{out_years[-1]}" if len(out_years) > 1 else f"{out_years[0]}"
+        raise InputDataError(f"years {asked} reach outside the data's {data_years[0]}-{data_years[-1]}")
+    return out_years
+
+
+def estimate(regions=None, years=None, products=None, elements=None, scenario=DEFAULT_SCENARIO,
+             samples: int = 0, seed=None, profiles=None, data=None, model=None, *, demand=None,
              inflow_at: str = "middle", chunk_size: int = 1000, inputs: EstimateInputs | None = None,
-             progress=None):
-    """Recoverable rare earths as a tidy pandas DataFrame.
+             progress=None, scenarios_out: list | None = None):
+    """Rare earths by scenario, region, product, element, stage and year, as a tidy DataFrame.
 
     Parameters
     ----------
@@ -327,16 +522,25 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario: s
     years : (int, int) or list of int, optional
         Output years: a ``(first, last)`` range or a list; default every data year. The model
         always runs from the first data year so that stocks are right.
-    products, elements : list of str, optional
-        Default: every product profile, every element (``Nd, Pr, Dy, Tb``).
-    scenario : str
-        A scenario of the data (``stated``, ``accelerated``).
+    products : list of str, optional
+        Default: every product profile. With several, product ``all`` (their sum) is added.
+    elements : list of str, optional
+        ``Nd, Pr, Dy, Tb`` and ``REE`` (their sum); default all five.
+    scenario : str or list of str
+        Scenario names (shipped in ``scenarios/``) or paths to scenario files; default
+        ``current-practice``. With several, rows ``"B minus A"`` give each later scenario's
+        difference from the first, computed per Monte Carlo sample.
     samples : int
         Monte Carlo samples (0: central values only).
     seed : int, optional
         Seed of the Monte Carlo draws.
     profiles, data, model : path-like, optional
         Directories of profiles and data and the collection model JSON (default: shipped).
+    demand : str, optional
+        Demand path of the inflow data (``stated``, ``accelerated``) for every scenario,
+        overriding the scenarios' own.
+    scenarios_out : list, optional
+        Filled with the resolved :class:`~urbanmine.scenarios.Scenario` objects (for metadata).
 
     Returns
     -------
@@ -355,50 +559,37 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario: s
     all_regions = [*REGIONS, AGGREGATE]
     regions = list(all_regions if not regions else regions)
     _check_choice("region", regions, all_regions)
-    products = list(inputs.profiles if not products else products)
+    products = [p for p in (products or list(inputs.profiles)) if p != TOTAL_PRODUCT] or list(inputs.profiles)
     _check_choice("product", products, list(inputs.profiles))
-    elements = list(ELEMENTS if not elements else elements)
-    _check_choice("element", elements, list(ELEMENTS))
-    known = sorted(inputs.inflows["scenario"].unique())
-    if scenario not in known:
-        raise InputDataError(f"unknown scenario {scenario!r}; expected one of {', '.join(known)}")
+    products = list(dict.fromkeys(products))
+    all_elements = [*ELEMENTS, TOTAL_ELEMENT]
+    elements = list(dict.fromkeys(elements or all_elements))
+    _check_choice("element", elements, all_elements)
+    names = [scenario] if isinstance(scenario, str) else list(scenario or [DEFAULT_SCENARIO])
+    scenarios = [inputs.scenario(n, demand) for n in names]
+    labels = [s.name for s in scenarios]
+    if len(set(labels)) != len(labels):
+        dup = next(x for x in labels if labels.count(x) > 1)
+        raise InputDataError(f"scenario {dup!r} is given more than once")
+    if scenarios_out is not None:
+        scenarios_out.extend(scenarios)
     data_years = np.sort(inputs.inflows["year"].unique())
-    if years is None:
-        out_years = data_years
-    else:
-        ys = list(years)
-        if len(ys) == 2 and isinstance(years, tuple):
-            if ys[0] > ys[1]:
-                raise InputDataError(f"years {ys[0]}-{ys[1]}: reversed range, expected first <= last")
-            ys = list(range(ys[0], ys[1] + 1))
-        out_years = np.array(sorted(set(int(y) for y in ys)))
-        outside = [y for y in out_years if y < data_years[0] or y > data_years[-1]]
-        if outside:
-            asked = f"{out_years[0]}-{out_years[-1]}" if len(out_years) > 1 else f"{out_years[0]}"
-            raise InputDataError(
-                f"years {asked} reach outside the data's {data_years[0]}-{data_years[-1]}"
-            )
-    frames = []
-    ri = [all_regions.index(r) for r in regions]
-    ei = [ELEMENTS.index(e) for e in elements]
-    for product in products:
-        res = compute(inputs, product, scenario, samples=samples, seed=seed, inflow_at=inflow_at,
-                      chunk_size=chunk_size, out_years=out_years, progress=progress)
-        cols = ["central"] + (list(STAT_COLUMNS) if samples else [])
-        arrs = {c: res[c][ri][:, ei] for c in cols}  # [R, E, stage, Y]
-        shape = arrs["central"].shape
-        idx = np.indices(shape).reshape(len(shape), -1)
-        df = pd.DataFrame({
-            "scenario": scenario,
-            "region": np.array(regions, dtype=object)[idx[0]],
-            "product": product,
-            "element": np.array(elements, dtype=object)[idx[1]],
-            "stage": np.array(STAGES, dtype=object)[idx[2]],
-            "unit": np.array([STAGE_UNITS[s] for s in STAGES], dtype=object)[idx[2]],
-            "year": out_years[idx[3]],
-            "value": arrs["central"].reshape(-1),
-        })
-        for c in cols[1:]:
-            df[c] = arrs[c].reshape(-1)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
+    out_years = _out_years(years, data_years)
+    res = run(inputs, scenarios, products, regions, elements, out_years, samples=samples, seed=seed,
+              inflow_at=inflow_at, chunk_size=chunk_size, progress=progress)
+    cols = ["central"] + (list(STAT_COLUMNS) if samples else [])
+    shape = res["central"].shape  # [L, P, R, E, stage, Y]
+    idx = np.indices(shape).reshape(len(shape), -1)
+    df = pd.DataFrame({
+        "scenario": np.array(res["labels"], dtype=object)[idx[0]],
+        "region": np.array(res["regions"], dtype=object)[idx[2]],
+        "product": np.array(res["products"], dtype=object)[idx[1]],
+        "element": np.array(res["elements"], dtype=object)[idx[3]],
+        "stage": np.array(STAGES, dtype=object)[idx[4]],
+        "unit": np.array([STAGE_UNITS[s] for s in STAGES], dtype=object)[idx[4]],
+        "year": res["years"][idx[5]],
+        "value": res["central"].reshape(-1),
+    })
+    for c in cols[1:]:
+        df[c] = res[c].reshape(-1)
+    return df

@@ -1,13 +1,14 @@
-"""Regional inflows (sales, installations) by scenario, region, product, segment and year.
+"""Regional inflows (sales, installations) by demand path, region, product, segment and year.
 
 The shipped table ``data/inflows.csv`` is built by ``scripts/build_data.py`` from the raw inputs
 in ``data-raw/`` (see ``data/README.md``). Columns::
 
-    scenario,region,product,segment,year,value,unit,method,source
+    demand,region,product,segment,year,value,unit,method,source
 
 ``value`` is units put into use per year in ``unit`` (``device/yr``, ``vehicle/yr``,
 ``MW/yr``); ``method`` says how each value was obtained and ``source`` lists source keys of
-``data/sources.csv``. Every (scenario, region, product, segment) must cover the same
+``data/sources.csv``. ``demand`` names the demand path (``stated``, ``accelerated``; see
+``data/demand_paths.csv``). Every (demand, region, product, segment) must cover the same
 consecutive years with no gaps and no duplicates.
 """
 
@@ -20,13 +21,13 @@ import numpy as np
 from .defaults import default_dir
 from .errors import InputDataError
 
-__all__ = ["REGIONS", "AGGREGATE", "INFLOW_COLUMNS", "load_inflows", "load_regions", "load_scenarios",
+__all__ = ["REGIONS", "AGGREGATE", "INFLOW_COLUMNS", "load_inflows", "load_regions", "load_demand_paths",
            "inflow_array"]
 
 REGIONS = ("CHN", "EU27", "USA", "JPN", "KOR", "IND", "ROW")
 """Region codes, in canonical order. ``WORLD`` is their sum."""
 AGGREGATE = "WORLD"
-INFLOW_COLUMNS = ("scenario", "region", "product", "segment", "year", "value", "unit", "method", "source")
+INFLOW_COLUMNS = ("demand", "region", "product", "segment", "year", "value", "unit", "method", "source")
 
 
 def _data_dir(data) -> Path:
@@ -53,10 +54,10 @@ def load_regions(data=None):
     return _read_csv(path, ("code", "name", "definition"))
 
 
-def load_scenarios(data=None):
-    """The scenarios table (``scenario,description``)."""
-    path = _data_dir(data) / "scenarios.csv"
-    return _read_csv(path, ("scenario", "description"))
+def load_demand_paths(data=None):
+    """The demand paths of the inflow data (``demand,description``)."""
+    path = _data_dir(data) / "demand_paths.csv"
+    return _read_csv(path, ("demand", "description"))
 
 
 def load_inflows(data=None):
@@ -77,7 +78,7 @@ def load_inflows(data=None):
     def line(i):  # header is line 1
         return i + 2
 
-    for col in ("scenario", "region", "product", "segment", "unit"):
+    for col in ("demand", "region", "product", "segment", "unit"):
         bad = df[col].isna()
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
@@ -105,13 +106,13 @@ def load_inflows(data=None):
         i = int(np.argmax(neg.to_numpy()))
         raise InputDataError(f"{path}, line {line(i)}: value = {value.iloc[i]:g}, expected a value >= 0")
     df["value"] = value.astype(float)
-    key = ["scenario", "region", "product", "segment", "year"]
+    key = ["demand", "region", "product", "segment", "year"]
     dup = df.duplicated(key, keep="first")
     if dup.any():
         i = int(np.argmax(dup.to_numpy()))
         r = df.iloc[i]
         raise InputDataError(
-            f"{path}, line {line(i)}: duplicate row for scenario {r.scenario}, region {r.region}, "
+            f"{path}, line {line(i)}: duplicate row for demand {r.demand}, region {r.region}, "
             f"product {r['product']}, segment {r.segment}, year {r.year}"
         )
     years = np.sort(df["year"].unique())
@@ -127,7 +128,7 @@ def load_inflows(data=None):
         have = set(df[(df[key[:-1]] == pd.Series(k, index=key[:-1])).all(axis=1)]["year"])
         missing = sorted(set(years) - have)
         raise InputDataError(
-            f"{path}: scenario {k[0]}, region {k[1]}, product {k[2]}, segment {k[3]} lacks year "
+            f"{path}: demand {k[0]}, region {k[1]}, product {k[2]}, segment {k[3]} lacks year "
             f"{missing[0]}; expected every year {years[0]}-{years[-1]}"
         )
     units = df.groupby("product")["unit"].nunique()
@@ -135,30 +136,30 @@ def load_inflows(data=None):
         p = units[units > 1].index[0]
         raise InputDataError(f"{path}: product {p} has more than one unit: "
                              f"{', '.join(sorted(df[df['product'] == p]['unit'].unique()))}")
-    # every region for every scenario, product and segment
-    combos = df.groupby(["scenario", "product", "segment"])["region"].nunique()
+    # every region for every demand path, product and segment
+    combos = df.groupby(["demand", "product", "segment"])["region"].nunique()
     lacking = combos[combos != len(REGIONS)]
     if len(lacking):
         s, p, g = lacking.index[0]
-        have = set(df[(df.scenario == s) & (df["product"] == p) & (df.segment == g)].region)
+        have = set(df[(df.demand == s) & (df["product"] == p) & (df.segment == g)].region)
         raise InputDataError(
-            f"{path}: scenario {s}, product {p}, segment {g} lacks region "
+            f"{path}: demand {s}, product {p}, segment {g} lacks region "
             f"{sorted(set(REGIONS) - have)[0]}; expected all of {', '.join(REGIONS)}"
         )
     return df
 
 
-def inflow_array(inflows, scenario: str, product: str, segments, regions=REGIONS):
+def inflow_array(inflows, demand: str, product: str, segments, regions=REGIONS):
     """Inflow as an array ``[region, segment, year]`` [unit/yr] and its years.
 
-    Raises :class:`InputDataError` for an unknown scenario, product or segment.
+    Raises :class:`InputDataError` for an unknown demand path, product or segment.
     """
-    sub = inflows[(inflows["scenario"] == scenario) & (inflows["product"] == product)]
+    sub = inflows[(inflows["demand"] == demand) & (inflows["product"] == product)]
     if sub.empty:
-        known = sorted(inflows["scenario"].unique())
-        if scenario not in known:
-            raise InputDataError(f"unknown scenario {scenario!r}; expected one of {', '.join(known)}")
-        raise InputDataError(f"no inflows for product {product!r} in scenario {scenario!r}")
+        known = sorted(inflows["demand"].unique())
+        if demand not in known:
+            raise InputDataError(f"unknown demand path {demand!r}; expected one of {', '.join(known)}")
+        raise InputDataError(f"no inflows for product {product!r} in demand path {demand!r}")
     have = set(sub["segment"])
     for s in segments:
         if s not in have:

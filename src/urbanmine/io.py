@@ -294,7 +294,7 @@ def _sha256(path) -> str:
 
 
 def write_estimate(df, out, fmt="csv", overwrite=False, *, inputs=None, seed=None, samples=0,
-                   scenario=None, inflow_at="middle", argv=None) -> None:
+                   scenarios=(), inflow_at="middle", argv=None) -> None:
     """Write an estimate table and ``<out>.meta.json`` atomically (``-``: CSV to stdout only).
 
     Numbers are written with 6 significant digits; a missing value (a secondary share where
@@ -316,14 +316,29 @@ def write_estimate(df, out, fmt="csv", overwrite=False, *, inputs=None, seed=Non
             "command": " ".join(argv) if argv else None,
             "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "python": platform.python_version(),
-            "scenario": scenario,
+            "scenarios": [
+                {"name": sc.name, "description": sc.description, "demand": sc.demand,
+                 "chain": sc.chain, "file": str(sc.path) if sc.path else None,
+                 "file_sha256": _sha256(sc.path) if sc.path else None, "levers": sc.describe()}
+                for sc in scenarios
+            ],
+            "differences": [f"{sc.name} minus {scenarios[0].name}" for sc in list(scenarios)[1:]],
             "samples": int(samples),
             "seed": seed,
             "inflow_at": inflow_at,
             "conventions": {
                 "units": "masses in t, flows in t/yr, shares as fractions 0-1; the unit is on every row",
                 "time": "stocks at the end of each year; flows per year; inflow_at as stated",
-                "statistics": "value = every input at its central value; mean, p05, p50, p95 over the Monte Carlo samples" if samples else "value = every input at its central value",
+                "statistics": ("value = every input at its central value; mean, p05, p50, p95 over "
+                               "the Monte Carlo samples (uncertainty around each scenario; scenarios "
+                               "share their draws, so differences and totals are per sample)")
+                              if samples else "value = every input at its central value",
+                "recovered": "expected recovery under the scenario's choices; under "
+                             "technical-potential it is the recoverable upper bound",
+                "secondary_share": "recovered / sales of the modelled products only (smartphones, "
+                                   "EV traction motors, wind turbines), not of the whole economy",
+                "totals": "element REE = Nd + Pr + Dy + Tb; product all = sum of the products of "
+                          "the run; both summed per sample before the statistics",
                 "number_format": "6 significant digits",
             },
             "collection_model": {

@@ -185,6 +185,24 @@ class Lifetime(ABC):
     def mean(self) -> np.ndarray:
         """Expected lifetime [yr] (for :class:`Normal`, of the untruncated distribution)."""
 
+    time_params: ClassVar[tuple[str, ...]] = ()
+    """Parameters measured in years: scaling them all by ``f`` scales the lifetime by ``f``."""
+
+    def scaled(self, factor) -> Lifetime:
+        """The lifetime stretched in time by ``factor`` [1]: ``S'(a) = S(a / factor)``.
+
+        Every time parameter is multiplied by ``factor``, so the mean is too; ``factor``
+        broadcasts against the parameters like another parameter (e.g. one per region and
+        cohort for a policy that extends the life of products sold from some year on).
+        """
+        f = np.asarray(factor, dtype=float)
+        if np.any(~np.isfinite(f)) or np.any(f <= 0):
+            raise LifetimeError(f"{type(self).__name__}.scaled: factor must be finite and > 0")
+        if not self.time_params:
+            raise LifetimeError(f"{type(self).__name__} cannot be scaled in time")
+        return self._with_params({k: (v * f if k in self.time_params else v)
+                                  for k, v in self._params.items()})
+
     def then(self, storage: Lifetime, *, steps_per_year: int = 24) -> Chained:
         """This lifetime followed by a storage delay: see :class:`Chained`."""
         return Chained(self, storage, steps_per_year=steps_per_year)
@@ -218,6 +236,7 @@ class Weibull(Lifetime):
     """
 
     family = "weibull"
+    time_params = ("scale",)
     param_names = ("shape", "scale")
     param_units = {"shape": "1", "scale": "yr"}
 
@@ -259,6 +278,7 @@ class LogNormal(Lifetime):
     """
 
     family = "lognormal"
+    time_params = ("mean", "std")
     param_names = ("mean", "std")
     param_units = {"mean": "yr", "std": "yr"}
 
@@ -304,6 +324,7 @@ class Normal(Lifetime):
     """
 
     family = "normal"
+    time_params = ("mean", "std")
     param_names = ("mean", "std")
     param_units = {"mean": "yr", "std": "yr"}
 
@@ -340,6 +361,7 @@ class FoldedNormal(Lifetime):
     """
 
     family = "foldednormal"
+    time_params = ("mean", "std")
     param_names = ("mean", "std")
     param_units = {"mean": "yr", "std": "yr"}
 
@@ -379,6 +401,7 @@ class Fixed(Lifetime):
     """
 
     family = "fixed"
+    time_params = ("lifetime",)
     param_names = ("lifetime",)
     param_units = {"lifetime": "yr"}
 
@@ -582,6 +605,10 @@ class Chained(Lifetime):
         table = np.where(table > 1.0 - 1e-12, 1.0, np.where(table < 1e-12, 0.0, table))
         table = np.minimum.accumulate(table, axis=-1)
         return np.where(age < 0, 1.0, _interp_rows(grid, table, age))
+
+    def scaled(self, factor) -> Chained:
+        """The use lifetime stretched by ``factor``; the storage delay is unchanged."""
+        return self._with_parts(self.use.scaled(factor), self.storage)
 
     def survival_in_use(self, age) -> np.ndarray:
         """Share of a cohort still in active use (not yet in storage) at ``age`` [1]."""

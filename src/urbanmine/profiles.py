@@ -53,7 +53,9 @@ _TOP_KEYS = {
     "schema_version", "product", "name", "unit", "description", "scope", "elements",
     "lifetime", "storage", "segments", "compositions", "end_of_life", "references",
 }
-_EOL_KEYS = {"route", "collection", "collection_category", "liberation", "process_yield"}
+_EOL_KEYS = {"route", "collection_category"}
+_SCENARIO_KEYS = {"collection", "liberation", "process_yield"}
+"""End-of-life rates are scenario choices (:mod:`urbanmine.scenarios`), not profile data."""
 COLLECTION_CATEGORIES = ("weee_all", "small_electronics", "vehicles")
 """Categories of the collection-rate model (see :mod:`urbanmine.collection`)."""
 
@@ -577,29 +579,18 @@ def _parse(data: dict, path, shared_refs: dict) -> tuple[Profile | None, list[st
     eol_raw = data.get("end_of_life")
     eol = {}
     if not isinstance(eol_raw, dict):
-        probs.add("end_of_life", "missing; expected liberation, process_yield and route")
+        probs.add("end_of_life", "missing; expected route and (optionally) collection_category")
         eol_raw = {}
     for k in eol_raw:
-        if k not in _EOL_KEYS:
+        if k in _SCENARIO_KEYS:
+            probs.add(f"end_of_life.{k}", "is a scenario choice, not a property of the product; set it "
+                      "in a scenario's levers (see scenarios/ and 'urbanmine scenarios show')")
+        elif k not in _EOL_KEYS:
             probs.add(f"end_of_life.{k}", f"unknown key; expected one of {', '.join(sorted(_EOL_KEYS))}")
-    for k in ("liberation", "process_yield", "collection"):
-        if k in eol_raw:
-            q = _quantity(eol_raw[k], f"end_of_life.{k}", probs, refs, kind="fraction")
-            if q is not None and q.years is not None:
-                probs.add(f"end_of_life.{k}", "a path by year is not supported here (the estimate "
-                          "uses one value); give one value, or set a path in a scenario's levers")
-                q = None
-            if q is not None:
-                eol[k] = q
-        elif k != "collection":
-            probs.add("end_of_life", f"missing '{k}'")
     cat = eol_raw.get("collection_category")
     if cat is not None and cat not in COLLECTION_CATEGORIES:
         probs.add("end_of_life.collection_category",
                   f"= {cat!r}, expected one of {', '.join(COLLECTION_CATEGORIES)}")
-    if ("collection" in eol_raw) == (cat is not None):
-        probs.add("end_of_life", "needs exactly one of 'collection' (an assumed rate) or "
-                  "'collection_category' (use the fitted collection-rate model)")
     route = eol_raw.get("route")
     if not isinstance(route, str) or not route:
         probs.add("end_of_life.route", f"= {route!r}, expected the name of the recovery route")

@@ -52,8 +52,6 @@ Tb = { central = 0.0, assumption = "none" }
 [end_of_life]
 route = "hydrometallurgy"
 collection_category = "small_electronics"
-liberation = { central = 0.1, low = 0.0, high = 0.2, assumption = "test" }
-process_yield = { central = 0.95, source = ["SRC1"] }
 '''
 
 CASES = {
@@ -61,7 +59,8 @@ CASES = {
     "shares_not_summing": [("none = [0.4, 0.2]", "none = [0.4, 0.3]")],
     "percent_not_fraction": [("Nd = { central = 0.25,", "Nd = { central = 25.0,")],
     "unknown_element": [("Tb = { central = 0.0,", "Xx = { central = 0.0,")],
-    "missing_source": [("process_yield = { central = 0.95, source = [\"SRC1\"] }", "process_yield = { central = 0.95 }")],
+    "missing_source": [("Pr = { central = 0.05, source = [\"SRC1\"] }", "Pr = { central = 0.05 }")],
+    "scenario_choice_in_profile": [("collection_category = \"small_electronics\"\n", "collection_category = \"small_electronics\"\nliberation = { central = 0.1, assumption = \"test\" }\n")],
     "unknown_reference": [("scale = { central = 5.0, low = 4.0, high = 6.0, source = [\"SRC1\"] }", "scale = { central = 5.0, low = 4.0, high = 6.0, source = [\"NOPE2001\"] }")],
     "malformed_toml": [("[segments.all]\n", "[segments.all\n")],
     "negative_magnet_mass": [("central = 0.001, low = 0.0005", "central = -0.001, low = -0.002")],

@@ -41,10 +41,21 @@ def test_report_builds(estimates, tmp_path, name, with_stats):
     assert "src='http" not in text  # self-contained
     # the key numbers of the CSV appear in the HTML table
     df = pd.read_csv(estimates / name)
+    df = df[(df["product"] != "all") & (df.element != "REE")]  # the parts; totals are rows of their own
     rec = df[(df.stage == "recovered") & (df.region == "EU27") & (df.element == "Nd") & (df.year == 2050)]["value"].sum()
     sales = df[(df.stage == "sales") & (df.region == "EU27") & (df.element == "Nd") & (df.year == 2050)]["value"].sum()
-    assert f"<td>{rec:,.0f}</td>" in text
+    assert (f"<td>{rec:,.0f}</td>" if rec >= 100 else f"<td>{rec:.3g}</td>") in text
     assert f"{rec / sales:.1%}" in text
+    # the total (REE, all products) of the CSV's own rows, with its range when sampled
+    full = pd.read_csv(estimates / name)
+    tot = full[(full["product"] == "all") & (full.element == "REE") & (full.region == "WORLD")
+               & (full.stage == "recovered") & (full.year == 2040)].iloc[0]
+    assert "Key numbers: REE, all products" in text
+    if with_stats:
+        assert "p05-p95 [t/yr]" in text
+    else:
+        assert "no Monte Carlo samples were drawn" in text
+    assert f"{tot.value:.3g}" in text or f"{tot.value:,.0f}" in text
     assert "Assumptions and sources" in text and "WILSON2017" in text
 
 

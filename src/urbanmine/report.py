@@ -101,7 +101,7 @@ def _fig_recovered(df, plt):
                 ax.set_ylabel("recovered [t/yr]", fontsize=8)
             ax.tick_params(labelsize=7)
     axes[0, -1].legend(fontsize=7, loc="upper left")
-    fig.suptitle("Recoverable rare earths by product (central values)", fontsize=11)
+    fig.suptitle(f"Recovered rare earths by product, scenario {df['scenario'].iloc[0]} (central values)", fontsize=11)
     return fig
 
 
@@ -128,7 +128,8 @@ def _fig_cascade(df, plt, year):
         if i == 0:
             ax.set_ylabel(f"[t/yr] in {year}", fontsize=8)
     axes[0, -1].legend(fontsize=7)
-    fig.suptitle(f"Where the material is lost, {year} (all products, central values)", fontsize=11, y=1.04)
+    fig.suptitle(f"Where the material is lost, {year}, scenario {df['scenario'].iloc[0]} (all products, central values)",
+                 fontsize=11, y=1.04)
     return fig
 
 
@@ -201,6 +202,69 @@ def _key_numbers(df):
                 rng = f"{q.p05.iloc[0]:,.4g} – {q.p95.iloc[0]:,.4g}"
             rows.append((r, e, y, rec, share, rng))
     return rows, years
+
+
+def _total_rows(full):
+    product = "all" if "all" in set(full["product"]) else full["product"].iloc[0]
+    element = "REE" if "REE" in set(full["element"]) else full["element"].iloc[0]
+    return full[(full["product"] == product) & (full["element"] == element)], product, element
+
+
+def _totals_html(full, scenarios, diffs, has_stats):
+    """Key numbers by scenario: recovered and secondary share of the total, and the differences."""
+    tot, product, element = _total_rows(full)
+    years = [y for y in MILESTONES if y in set(tot.year)] or [int(tot.year.max())]
+    what = "all products" if product == "all" else product
+    out = [f"<h2>Key numbers: {html.escape(element)}, {html.escape(what)}</h2>",
+           "<p>Central value (every input at its central value)"
+           + (", and the 5th-95th percentile range over the Monte Carlo samples" if has_stats else
+              "; no Monte Carlo samples were drawn, so no uncertainty ranges are shown")
+           + ". Quote the central value with its range.</p>",
+           "<table><tr><th>scenario</th><th>region</th><th>year</th><th>recovered [t/yr]</th>"
+           + ("<th>p05-p95 [t/yr]</th>" if has_stats else "") + "<th>secondary share</th></tr>"]
+    idx = tot.set_index(["scenario", "region", "stage", "year"])
+    for s in scenarios + diffs:
+        for r in dict.fromkeys(tot.region):
+            for y in years:
+                try:
+                    rec = idx.loc[(s, r, "recovered", y)]
+                    share = idx.loc[(s, r, "secondary_share", y), "value"]
+                except KeyError:
+                    continue
+                label = s + (" (recoverable upper bound)" if s.split(" minus ")[0] == "technical-potential" else "")
+                rng = f"<td>{_fmt(rec['p05'])} – {_fmt(rec['p95'])}</td>" if has_stats else ""
+                sh = "–" if share != share else (f"{share:+.1%}" if " minus " in s else f"{share:.1%}")
+                out.append(f"<tr><td style='text-align:left'>{html.escape(label)}</td><td>{html.escape(r)}</td>"
+                           f"<td>{y}</td><td>{_fmt(rec['value'])}</td>{rng}<td>{sh}</td></tr>")
+    out.append("</table>")
+    if diffs:
+        out.append("<p>Rows '<i>B</i> minus <i>A</i>' are differences computed sample by sample (the "
+                   "scenarios share their random draws), so their ranges are valid ranges of the "
+                   "difference, not differences of ranges.</p>")
+    return "\n".join(out)
+
+
+def _fig_scenarios(full, scenarios, plt, has_stats):
+    tot, _, element = _total_rows(full)
+    rec = tot[tot.stage == "recovered"]
+    regions = list(dict.fromkeys(rec.region))
+    fig, axes = plt.subplots(1, len(regions), figsize=(3.6 * len(regions), 3.0), squeeze=False)
+    styles = ["-", "--", ":", "-."]
+    greys = ["#111111", "#555555", "#999999", "#333333"]
+    for i, r in enumerate(regions):
+        ax = axes[0, i]
+        for k, s in enumerate(scenarios):
+            d = rec[(rec.region == r) & (rec.scenario == s)].sort_values("year")
+            if has_stats:
+                ax.fill_between(d.year, d.p05, d.p95, color=greys[k % 4], alpha=0.15, linewidth=0)
+            ax.plot(d.year, d.value, color=greys[k % 4], linestyle=styles[k % 4], label=s)
+        ax.set_title(r, fontsize=9)
+        ax.tick_params(labelsize=7)
+        if i == 0:
+            ax.set_ylabel(f"recovered {element} [t/yr]", fontsize=8)
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle(f"Recovered {element} by scenario (all products)", fontsize=11, y=1.04)
+    return fig
 
 
 def _fmt(x):
@@ -280,7 +344,19 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
     from .io import atomic_write, check_writable
     from .profiles import load_profiles
 
-    df = read_estimate(estimate_path)
+    full = read_estimate(estimate_path)
+    scenarios = [s for s in dict.fromkeys(full["scenario"]) if " minus " not in s]
+    diffs = [s for s in dict.fromkeys(full["scenario"]) if " minus " in s]
+    # the per-product and per-element figures show the first scenario's parts (totals are
+    # drawn from the REE and 'all' rows, never by adding percentiles)
+    df = full[(full["scenario"] == scenarios[0]) & (full["element"] != "REE") & (full["product"] != "all")]
+    if df.empty:
+        raise InputDataError(f"{estimate_path}: no rows of single elements and products to draw")
+    df = df.copy()
+    df["scenario"] = scenarios[0]
+    df = df.reset_index(drop=True)
+    df = df[df["element"].isin(["Nd", "Pr", "Dy", "Tb"])]
+    df.attrs["full"] = full
     if year not in set(df["year"]):
         raise InputDataError(f"--year {year}: not in the estimate (years {int(df.year.min())}-{int(df.year.max())})")
     meta_path = Path(str(estimate_path) + ".meta.json")
@@ -297,6 +373,8 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
         raise InputDataError(f"{out_dir}: exists and is not a directory")
     has_stats = {"p05", "p50", "p95"} <= set(df.columns) and df["p50"].notna().any()
     names = ["recovered.png", f"cascade_{year}.png", "secondary_share.png"] + (["uncertainty.png"] if has_stats else [])
+    if len(scenarios) > 1:
+        names.append("scenarios.png")
     names.append("report.html")
     out_dir.mkdir(parents=True, exist_ok=True)
     for n in names:
@@ -309,12 +387,15 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
     }
     if has_stats:
         figures["uncertainty.png"] = _fig_uncertainty(df, plt)
+    if len(scenarios) > 1:
+        figures["scenarios.png"] = _fig_scenarios(full, scenarios, plt, has_stats)
     images = {}
     for n, fig in figures.items():
         images[n] = _png(fig)
         plt.close(fig)
     rows, years = _key_numbers(df)
-    scen = ", ".join(dict.fromkeys(df["scenario"]))
+    scen = ", ".join(scenarios)
+    totals = _totals_html(full, scenarios, diffs, has_stats)
     body = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<title>urbanmine report</title><style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;"
@@ -326,10 +407,14 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
         f"{int(df.year.min())}–{int(df.year.max())}. Source: <code>{html.escape(Path(estimate_path).name)}</code>. "
         "Units: t/yr for flows, t for stocks; the secondary share is recovered over sales (demand) "
         "in the same year.</p>",
-        "<p><b>Read with care.</b> 'Recovered' is what the assumed chain (magnet liberation and "
-        "hydrometallurgical separation) would recover; today's actual rare-earth recycling is "
-        "about 1 %. Collection rates outside the EU are extrapolated from a mostly European "
-        "regression and are likely optimistic.</p>",
+        "<p><b>Read with care.</b> 'Recovered' is the expected recovery under each scenario's "
+        "choices (collection, magnet removal, separation yield); under <i>technical-potential</i> it "
+        "is the recoverable upper bound, not an expectation. The secondary share is recovered over "
+        "the sales of the modelled products only (smartphones, EV traction motors, wind turbines), "
+        "not over the whole economy's demand. Collection rates outside the EU are extrapolated from "
+        "a mostly European regression and are likely optimistic.</p>",
+        totals,
+        f"<h2>Details: {html.escape(scenarios[0])}</h2>",
         "<h2>Key numbers</h2><table><tr><th>region</th><th>element</th><th>year</th>"
         "<th>recovered [t/yr]</th><th>secondary share</th>"
         + ("<th>recovered p05–p95 [t/yr]</th>" if any(r[5] for r in rows) else "") + "</tr>",
@@ -344,6 +429,7 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
         f"cascade_{year}.png": f"End of life, collected, liberated and recovered in {year}, stacked by element.",
         "secondary_share.png": "Share of each year's demand that recovery could meet.",
         "uncertainty.png": "Monte Carlo uncertainty of recovered tonnes by product (percentiles per product; they do not add up across products).",
+        "scenarios.png": "Recovered rare earths (REE, all products) by scenario: central value, and the p05-p95 band where samples were drawn.",
     }
     body.append("<h2>Figures</h2>")
     for n, data in images.items():

@@ -461,6 +461,10 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     # samples last (contiguous per cell); float32 halves the memory of large ensembles and is
     # far finer than the 6 significant digits written out
     acc = np.empty(shape[:2] + (n_cells, samples), dtype=np.float32)
+    # a block holds every label and product of a chunk of samples in float64, about three times
+    # over while it is assembled: cap it near 256 MB (results do not depend on the chunk size)
+    per_sample = 3 * 8 * shape[0] * shape[1] * n_cells + 8 * 24 * len(REGIONS) * len(ELEMENTS) * years.size
+    chunk_size = max(1, min(chunk_size, (256 << 20) // per_sample))
     for start in range(0, samples, chunk_size):  # chunks of samples bound the memory
         stop = min(start + chunk_size, samples)
         # the mass balance was checked on the central run; the samples use the same kernels

@@ -383,10 +383,17 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
 
 def _cells(flows, yi, ri, ei):
     """``[S, R, E, 6, T]`` -> ``[S, R_out, E_out, 6, Y]``: output years, WORLD and REE added."""
-    f = flows[..., yi]
-    f = np.concatenate([f, f.sum(axis=1, keepdims=True)], axis=1)
-    f = np.concatenate([f, f.sum(axis=2, keepdims=True)], axis=2)
-    return f[:, ri][:, :, ei]
+    n, r, e = flows.shape[:3]
+    f = flows if len(yi) == flows.shape[-1] and np.all(np.diff(yi) == 1) else flows[..., yi]
+    out = np.empty((n, r + 1, e + 1) + f.shape[3:])
+    out[:, :r, :e] = f
+    f.sum(axis=1, out=out[:, r, :e])
+    out[:, :, :e].sum(axis=2, out=out[:, :, e])
+    if list(ri) != list(range(r + 1)):
+        out = out[:, ri]
+    if list(ei) != list(range(e + 1)):
+        out = out[:, :, ei]
+    return out
 
 
 def _with_share(f):
@@ -397,38 +404,51 @@ def _with_share(f):
     return np.concatenate([f, share[:, :, :, None]], axis=3)
 
 
-def _block(inputs, prepared, products, scenarios, sl, central, yi, ri, ei, inflow_at, check):
-    """Every output cell for a block of samples: ``[label, product, S, R_out, E_out, stage, Y]``.
+def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi, ri, ei, inflow_at, check):
+    """Output flow cells of one product for a block of samples: ``[scenario, S, R_out, E_out, 6, Y]``."""
+    if central:
+        params, z, v = _product_params(prep.profile, prep.years, None, ELEMENTS), None, None
+    else:
+        params = _product_params(prep.profile, prep.years, prep.u[sl], ELEMENTS)
+        z = None if prep.x is None else prep.z[sl]
+        v = prep.v[sl]
+    per_scen = [_cells(_flows(inputs, prep, product, scen, params, z, v, inflow_at, check), yi, ri, ei)
+                for scen in scenarios]
+    n = max(a.shape[0] for a in per_scen)
+    return np.stack([np.broadcast_to(a, (n,) + a.shape[1:]) for a in per_scen])
 
-    Labels are the scenarios, then each later scenario minus the first; products are the run's
-    products, then their sum when there are several.
+
+def _labelled(flows):
+    """Scenario flows ``[scenario, S, R, E, 6, Y]`` -> ``[label, S, R, E, 7, Y]``.
+
+    Appends the secondary share, then each later scenario minus the first (flows and shares
+    differenced per sample).
     """
-    per_scen = []
-    for scen in scenarios:
-        per_prod = []
-        for p in products:
-            prep = prepared[p]
-            if central:
-                params, z, v = _product_params(prep.profile, prep.years, None, ELEMENTS), None, None
-            else:
-                params = _product_params(prep.profile, prep.years, prep.u[sl], ELEMENTS)
-                z = None if prep.x is None else prep.z[sl]
-                v = prep.v[sl]
-            per_prod.append(_cells(_flows(inputs, prep, p, scen, params, z, v, inflow_at, check), yi, ri, ei))
-        n = max(a.shape[0] for a in per_prod)
-        per_prod = [np.broadcast_to(a, (n,) + a.shape[1:]) for a in per_prod]
-        if len(products) > 1:
-            per_prod.append(sum(per_prod[1:], per_prod[0].copy()))
-        per_scen.append([_with_share(a) for a in per_prod])
-    out = [np.stack(ps) for ps in per_scen]  # each [P, S, R, E, 7, Y]
-    base = out[0]
-    out += [o - base for o in out[1:]]
-    return np.stack(out)
+    full = np.stack([_with_share(f) for f in flows])
+    return np.concatenate([full, full[1:] - full[:1]]) if len(flows) > 1 else full
 
 
 def _labels(scenarios) -> list[str]:
     first = scenarios[0].name
     return [s.name for s in scenarios] + [f"{s.name} minus {first}" for s in scenarios[1:]]
+
+
+def _summarise(store: np.ndarray) -> np.ndarray:
+    """``(mean, p05, p50, p95)`` of every row of ``store`` ``[cell, sample]``: ``[4, cell]``."""
+    import warnings
+
+    samples = store.shape[1]
+    stats = np.empty((4, store.shape[0]))
+    step = max(1, (64 << 20) // (8 * samples))  # about 64 MB of cells at a time
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # cells that are NaN in every sample
+        for i in range(0, store.shape[0], step):
+            part = store[i : i + step]
+            stats[0, i : i + step] = part.mean(axis=1, dtype=np.float64)
+            # selection works on the float32 samples themselves (no float64 copy); the result is
+            # exact to float32's 7 digits, finer than the 6 written out
+            stats[1:, i : i + step] = np.percentile(part, [5, 50, 95], axis=1)
+    return stats
 
 
 def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_years, *, samples=0,
@@ -439,6 +459,10 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     ``all`` when there are several), ``regions``, ``elements``, ``years``, ``central``
     ``[label, product, region, element, stage, year]`` and, with samples, ``mean``, ``p05``,
     ``p50``, ``p95`` of the same shape.
+
+    Memory: products are sampled one at a time; the samples of one product's cells (float32)
+    and a running per-sample sum of the products' flows (for ``all``) are held at once, so the
+    peak grows with cells x samples x 2, not with the number of products.
     """
     prepared = {p: _prepare(inputs, p, scenarios, samples, seed) for p in products}
     years = prepared[products[0]].years
@@ -447,41 +471,59 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     all_elements = [*ELEMENTS, TOTAL_ELEMENT]
     ri = [all_regions.index(r) for r in regions]
     ei = [all_elements.index(e) for e in elements]
-    central = _block(inputs, prepared, products, scenarios, slice(None), True, yi, ri, ei, inflow_at, check)
+    with_total = len(products) > 1
+    args = (yi, ri, ei, inflow_at)
+    flows = [_product_flows(inputs, prepared[p], p, scenarios, slice(None), True, *args, check)
+             for p in products]
+    if with_total:
+        flows.append(sum(flows[1:], flows[0].copy()))
+    central = np.stack([_labelled(f)[:, 0] for f in flows], axis=1)  # [L, P, R, E, 7, Y]
     out = {
         "labels": _labels(scenarios),
-        "products": list(products) + ([TOTAL_PRODUCT] if len(products) > 1 else []),
+        "products": list(products) + ([TOTAL_PRODUCT] if with_total else []),
         "regions": list(regions), "elements": list(elements), "years": np.asarray(out_years),
-        "central": central[:, :, 0],
+        "central": central,
     }
     if not samples:
         return out
-    shape = central.shape[:2] + central.shape[3:]  # [L, P, R, E, stage, Y]
-    n_cells = int(np.prod(shape[2:]))
-    # samples last (contiguous per cell); float32 halves the memory of large ensembles and is
-    # far finer than the 6 significant digits written out
-    acc = np.empty(shape[:2] + (n_cells, samples), dtype=np.float32)
-    # a block holds every label and product of a chunk of samples in float64, about three times
-    # over while it is assembled: cap it near 256 MB (results do not depend on the chunk size)
-    per_sample = 3 * 8 * shape[0] * shape[1] * n_cells + 8 * 24 * len(REGIONS) * len(ELEMENTS) * years.size
-    chunk_size = max(1, min(chunk_size, (256 << 20) // per_sample))
-    for start in range(0, samples, chunk_size):  # chunks of samples bound the memory
-        stop = min(start + chunk_size, samples)
-        # the mass balance was checked on the central run; the samples use the same kernels
-        blk = _block(inputs, prepared, products, scenarios, slice(start, stop), False, yi, ri, ei,
-                     inflow_at, False)
-        acc[:, :, :, start:stop] = blk.reshape(shape[:2] + (stop - start, n_cells)).transpose(0, 1, 3, 2)
-        if progress is not None:
-            progress(stop - start)
-    flat = acc.reshape(-1, samples)
-    stats = np.empty((4, flat.shape[0]))
-    step = max(1, (64 << 20) // (8 * samples))  # about 64 MB of cells at a time
-    with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
-        __import__("warnings").simplefilter("ignore", RuntimeWarning)  # all-NaN shares
-        for i in range(0, flat.shape[0], step):
-            part = flat[i : i + step].astype(np.float64)
-            stats[0, i : i + step] = part.mean(axis=1)
-            stats[1:, i : i + step] = np.percentile(part, [5, 50, 95], axis=1)
+    shape = central.shape
+    n_labels, cell_shape = shape[0], shape[2:]
+    n_cells = int(np.prod(cell_shape))
+    stats = np.empty((4, n_labels, shape[1], n_cells))
+    # a block holds one product's flows for a chunk of samples in float64, a few times over
+    # while it is assembled: cap it near 256 MB (results do not depend on the chunk size)
+    per_sample = 4 * 8 * n_labels * n_cells + 8 * 24 * len(REGIONS) * len(ELEMENTS) * years.size
+    chunk = max(1, min(chunk_size, (256 << 20) // per_sample))
+    flow_shape = (len(scenarios),) + cell_shape[:2] + (len(FLOW_STAGES), cell_shape[-1])
+    total = np.zeros(flow_shape + (samples,), dtype=np.float32) if with_total else None
+    for pi, p in enumerate(products):
+        # samples last (contiguous per cell); float32 halves the memory of large ensembles and
+        # is far finer than the 6 significant digits written out
+        store = np.empty((n_labels, n_cells, samples), dtype=np.float32)
+        for start in range(0, samples, chunk):
+            stop = min(start + chunk, samples)
+            # the mass balance was checked on the central run; the samples use the same kernels
+            f = _product_flows(inputs, prepared[p], p, scenarios, slice(start, stop), False, *args, False)
+            store[:, :, start:stop] = np.moveaxis(_labelled(f), 1, -1).reshape(n_labels, n_cells, -1)
+            if with_total:
+                total[..., start:stop] += np.moveaxis(f, 1, -1)
+            if progress is not None:
+                progress((stop - start) / len(products))
+        for li in range(n_labels):
+            stats[:, li, pi] = _summarise(store[li])
+        del store
+    if with_total:
+        shares = np.empty((len(scenarios),) + cell_shape[:2] + (1, cell_shape[-1], samples), dtype=np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for si in range(len(scenarios)):
+                sales, rec = total[si, :, :, 0], total[si, :, :, 5]
+                shares[si, :, :, 0] = np.where(sales > 0, rec / np.where(sales > 0, sales, 1.0), np.nan)
+        for li in range(n_labels):
+            si = li if li < len(scenarios) else li - len(scenarios) + 1
+            full = np.concatenate([total[si], shares[si]], axis=2)
+            if li >= len(scenarios):  # a difference: B minus the first scenario, per sample
+                full = full - np.concatenate([total[0], shares[0]], axis=2)
+            stats[:, li, -1] = _summarise(full.reshape(n_cells, samples))
     for name, v in zip(STAT_COLUMNS, stats):
         out[name] = v.reshape(shape)
     return out

@@ -46,16 +46,6 @@ IRENA_NAMES = {
 }
 ASSUMED = "URBANMINE_ASSUMPTIONS"
 
-REGION_TABLE = [
-    ("CHN", "China", "People's Republic of China (excluding Hong Kong, Macao and Taiwan where sources separate them)"),
-    ("EU27", "European Union (27)", "EU member states since 2020 (excluding the United Kingdom)"),
-    ("USA", "United States", "United States of America"),
-    ("JPN", "Japan", "Japan"),
-    ("KOR", "Korea", "Republic of Korea"),
-    ("IND", "India", "India"),
-    ("ROW", "Rest of the world", "World minus the six regions above (includes the United Kingdom, Norway, Turkey, Canada, Brazil, Australia, ...)"),
-    ("WORLD", "World", "Sum of the seven regions (computed, not stored)"),
-]
 
 
 class Rows:
@@ -64,13 +54,14 @@ class Rows:
     def __init__(self):
         self.frames = []
 
-    def add(self, scenario, region, product, segment, unit, values, method, source):
+    def add(self, scenario, region, product, segment, unit, values, method, source, split_key=""):
         values = np.asarray(values, dtype=float)
         method = np.broadcast_to(np.asarray(method, dtype=object), values.shape)
         source = np.broadcast_to(np.asarray(source, dtype=object), values.shape)
         self.frames.append(pd.DataFrame({
             "demand": scenario, "region": region, "product": product, "segment": segment,
             "year": YEARS, "value": values, "unit": unit, "method": method, "source": source,
+            "split_key": split_key,
         }))
 
     def frame(self):
@@ -83,6 +74,145 @@ def _round(x):
     with np.errstate(divide="ignore"):
         mag = np.where(x == 0, 0, np.floor(np.log10(np.abs(np.where(x == 0, 1, x)))))
     return np.where(x == 0, 0.0, np.round(x / 10**mag, 5) * 10**mag)
+
+
+
+# ----------------------------------------------------------------------------- countries
+C = A["countries"]
+UN_REGIONS = {int(k): v for k, v in C["un_regions"].items()}
+
+
+def country_table():
+    """The base unit: UN WPP 2019's countries and areas, with ISO3 code and UN region."""
+    e = pd.read_csv(RAW / "unwpp2019_countries.csv")
+    df = pd.DataFrame({
+        "code": e["iso3"], "name": e["name"], "m49": e["country"].astype(int),
+        "un_region": e["geographic_region"].map(lambda x: UN_REGIONS[int(x)][0]),
+        "source": "UNWPP2019",
+    })
+    return df.sort_values("code", kind="stable").reset_index(drop=True)
+
+
+def region_groups(countries):
+    """``region,member`` rows of the shipped groupings (members are countries or groups)."""
+    codes = list(countries["code"])
+    rows = [("EU27", m) for m in C["eu27"]]
+    in_seven = set(C["eu27"]) | set(C["single_countries"])
+    rows += [("ROW", m) for m in codes if m not in in_seven]
+    rows += [("EFTA", m) for m in C["efta"]]
+    rows += [("G7", m) for m in C["g7"]]
+    for code, _name in UN_REGIONS.values():
+        rows += [(code, m) for m in countries[countries.un_region == code]["code"]]
+    rows += [("AMERICAS", "LATIN_AMERICA_CARIBBEAN"), ("AMERICAS", "NORTHERN_AMERICA")]
+    df = pd.DataFrame(rows, columns=["region", "member"])
+    groups = set(df["region"])
+    bad = [m for m in df["member"] if m not in set(codes) and m not in groups]
+    if bad:
+        raise SystemExit(f"region members not in the country list: {bad}")
+    return df
+
+
+def region_names(countries):
+    """``code,name,definition,source`` of every region (groups, the seven regions, WORLD)."""
+    rows = [
+        ("EU27", "European Union (27)", "EU member states since 2020 (excluding the United Kingdom)", C["eu27_source"]),
+        ("ROW", "Rest of the world", "Every country except China, the EU27, the USA, Japan, Korea and India (includes the United Kingdom, Norway, Turkey, Canada, Brazil, Australia, Hong Kong, Taiwan, ...)", "URBANMINE_ASSUMPTIONS"),
+        ("EFTA", "European Free Trade Association", "Iceland, Liechtenstein, Norway, Switzerland", C["efta_source"]),
+        ("G7", "Group of Seven", "Canada, France, Germany, Italy, Japan, United Kingdom, United States", C["g7_source"]),
+    ]
+    for code, name in UN_REGIONS.values():
+        rows.append((code, name, f"UN geographic region {name} (World Population Prospects 2019)", "UNWPP2019"))
+    rows.append(("AMERICAS", "Americas", "Latin America and the Caribbean plus Northern America", "UNWPP2019"))
+    rows.append(("WORLD", "World", "Every country (computed, not stored)", "UNWPP2019"))
+    return pd.DataFrame(rows, columns=["code", "name", "definition", "source"])
+
+
+def _held(table: pd.DataFrame) -> pd.DataFrame:
+    """Country x year table reindexed to YEARS, each country's last (first) value held after (before)."""
+    return table.reindex(columns=YEARS).ffill(axis=1).bfill(axis=1)
+
+
+def split_keys(countries):
+    """Keys that split a region's quantity over its members: ``key,country,year,value,unit``."""
+    codes = countries.set_index("m49")["code"]
+    region_of = countries.set_index("code")["un_region"]
+    pop = pd.read_csv(RAW / "unwpp2019_population_1990_2060.csv")
+    pop["code"] = pop["country"].map(codes)
+    pop = pop.pivot_table(index="code", columns="time", values="population") * 1000.0  # thousand -> person
+    pop = _held(pop.reindex(countries["code"]))
+    g = pd.read_csv(RAW / "owid_worldbank_gdp_per_capita_ppp.csv")
+    g = g.rename(columns={g.columns[3]: "gdp"}).dropna(subset=["Code"])
+    gdppc = _held(g.pivot_table(index="Code", columns="Year", values="gdp").reindex(countries["code"]))
+    med = gdppc.groupby(region_of.reindex(gdppc.index).to_numpy()).median()
+    for code in gdppc.index[gdppc.isna().all(axis=1)]:
+        gdppc.loc[code] = med.loc[region_of[code]]
+    subs = pd.read_csv(RAW / "itu_gapminder_cell_phones_total.csv")
+    subs["code"] = subs["geo"].str.upper()
+    subs = subs.pivot_table(index="code", columns="time", values="cell_phones_total")
+    subs = subs.reindex(columns=[y for y in subs.columns if y >= Y0])
+    subs = _held(subs.reindex(countries["code"]))
+    per_person = (subs.groupby(region_of.reindex(subs.index).to_numpy()).sum()
+                  / pop[subs.notna().all(axis=1)].groupby(region_of[subs.notna().all(axis=1)].to_numpy()).sum())
+    for code in subs.index[subs.isna().all(axis=1)]:
+        subs.loc[code] = pop.loc[code] * per_person.loc[region_of[code]]
+    frames = []
+    for key, table, unit in (("population", pop, "person"),
+                             ("gdp_ppp", gdppc * pop, "int$ (PPP, constant 2021)"),
+                             ("mobile_subscriptions", subs, "subscription")):
+        src = {"population": "UNWPP2019", "gdp_ppp": f"OWID_WB_GDPPC_PPP;UNWPP2019;{ASSUMED}",
+               "mobile_subscriptions": f"ITU_GAPMINDER_CELL_PHONES;UNWPP2019;{ASSUMED}"}[key]
+        wide = pd.DataFrame(_round(table.to_numpy()), index=table.index, columns=[str(y) for y in YEARS])
+        wide.insert(0, "source", src)
+        wide.insert(0, "unit", unit)
+        wide.insert(0, "country", table.index)
+        wide.insert(0, "key", key)
+        frames.append(wide.reset_index(drop=True))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _key_table(keys, key):
+    t = keys[keys.key == key].set_index("country")[[str(y) for y in YEARS]]
+    t.columns = YEARS
+    return t.astype(float)
+
+
+def split_region(region_values, members, own, key_table):
+    """Values for the countries in ``own`` (country -> [year], NaN where it has no own value).
+
+    In a year without an own value a country gets a key share of the region's remainder (the
+    region's value minus the own values), as the members without rows do in the loader
+    (:func:`urbanmine.inflows.country_inflows`), so that members always add up to the region.
+    Returns country -> (values, has_own_value).
+    """
+    codes = list(own)
+    own_mat = np.array([own[c] for c in codes]).reshape(len(codes), YEARS.size)
+    have = ~np.isnan(own_mat)
+    assigned = np.where(have, own_mat, 0.0).sum(axis=0)
+    # where rounded country figures add up to more than the region's own total, the countries are
+    # scaled down to it: the regional series stays the anchor
+    scale = np.where(assigned > region_values, region_values / np.where(assigned > 0, assigned, 1.0), 1.0)
+    own_mat = own_mat * scale
+    rest = np.maximum(region_values - np.where(have, own_mat, 0.0).sum(axis=0), 0.0)
+    k = key_table.reindex(members).to_numpy()
+    open_ = np.ones(k.shape, bool)
+    for i, c in enumerate(codes):
+        open_[members.index(c)] = ~have[i]
+    denom = np.where(open_, k, 0.0).sum(axis=0)
+    out = {}
+    for i, c in enumerate(codes):
+        share = np.where(denom > 0, k[members.index(c)] / np.where(denom > 0, denom, 1.0), 0.0)
+        out[c] = (np.where(have[i], own_mat[i], rest * share), have[i])
+    return out
+
+
+SK = A["split_keys"]
+COUNTRIES = country_table()
+GROUPS = region_groups(COUNTRIES)
+MEMBERS = {g: list(df["member"]) for g, df in GROUPS.groupby("region", sort=False)}
+GROUPED = {"EU27", "ROW"}  # the grouped regions among the seven whose inflows are split
+KEYS_LONG = split_keys(COUNTRIES)
+KEYS = {k: _key_table(KEYS_LONG, k) for k in ("population", "gdp_ppp", "mobile_subscriptions")}
+IEA_CODES = dict(pd.read_csv(RAW / "country_codes_iea.csv")[["name", "code"]].itertuples(index=False))
 
 
 # ----------------------------------------------------------------------------- electric cars
@@ -146,8 +276,38 @@ def ev_inflows(rows: Rows):
                 after = YEARS > cfg["projection_years"][-1]
                 method[after] = "held_constant"
                 source[after] = f"IEA_GEVO2024_DATA;{ASSUMED}"
-                rows.add(sc, r, "ev_traction_motor", seg.lower(), "vehicle/yr",
-                         _round(np.maximum(values, 0.0)), method, source)
+                values = _round(np.maximum(values, 0.0))
+                group = r in GROUPED
+                rows.add(sc, r, "ev_traction_motor", seg.lower(), "vehicle/yr", values, method, source,
+                         SK["ev_key"] if group else "")
+                if group:
+                    _ev_country_rows(rows, sc, r, seg, values, hist, h_years, last_hist)
+
+
+def _ev_country_rows(rows, sc, region, seg, values, hist, h_years, last_hist):
+    """Rows for the IEA-reported countries of a grouped region; the rest is split by the key."""
+    members = MEMBERS[region]
+    own = {}
+    hi = np.searchsorted(YEARS, h_years)
+    for name, code in IEA_CODES.items():
+        if code not in members or (name, seg) not in hist.index:
+            continue
+        v = np.full(YEARS.size, np.nan)
+        v[hi] = hist.loc[(name, seg)].reindex(h_years).to_numpy()
+        last = v[YEARS == last_hist][0]
+        region_last = values[YEARS == last_hist][0]
+        fut = YEARS > last_hist
+        if not np.isnan(last) and region_last > 0:
+            v[fut] = values[fut] * last / region_last
+        own[code] = v
+    split = split_region(values, members, own, KEYS[SK["ev_key"]])
+    for code, (v, is_own) in split.items():
+        method = np.where(~is_own, "key_share", np.where(YEARS > last_hist, "derived_share_of_region", "reported"))
+        source = np.where(~is_own, f"IEA_GEVO2025_DATA;UNWPP2019;OWID_WB_GDPPC_PPP;{ASSUMED}",
+                          np.where(YEARS > last_hist, f"IEA_GEVO2025_DATA;IEA_GEVO2024_DATA;{ASSUMED}",
+                                   "IEA_GEVO2025_DATA"))
+        rows.add(sc, code, "ev_traction_motor", seg.lower(), "vehicle/yr", _round(np.maximum(v, 0.0)),
+                 method.astype(object), source.astype(object))
 
 
 # ----------------------------------------------------------------------------- wind
@@ -181,6 +341,19 @@ def wind_inflows(rows: Rows):
     res = stock_driven(stocks, lifetime, "middle", negative_inflow="retire_early")
     gross_hist = res.inflow  # [region, year] for Y0 .. last IRENA year
     n_hist = full_years.size
+    # the same for every country with its own IRENA series (the shares of the grouped regions)
+    by_code = raw.dropna(subset=["Code"]).pivot_table(index="Code", columns="Year", values="gw") * 1000.0
+    by_code = by_code.reindex(columns=irena_years).fillna(0.0)
+    by_code = by_code[by_code.index.isin(set(COUNTRIES["code"]))]
+    cstock = np.zeros((len(by_code), full_years.size))
+    s0, s5 = by_code[irena_years[0]].to_numpy(), by_code[irena_years[5]].to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gc = np.where((s0 > 0) & (s5 > 0), np.log(s5 / np.where(s0 > 0, s0, 1)) / 5.0, 0.0)
+    cstock[:, : back_years.size] = np.where(s0[:, None] > 0, s0[:, None] * np.exp(-gc[:, None] * (irena_years[0] - back_years)), 0.0)
+    cstock[:, back_years.size :] = by_code.to_numpy()
+    cgross = stock_driven(cstock, lifetime, "middle", negative_inflow="retire_early").inflow
+    country_gross = dict(zip(by_code.index, cgross))
+    big = set(by_code.index[by_code[irena_years[-1]] >= SK["wind_min_country_mw"]])
 
     # 2024 reported installations
     y24 = irena_years[-1] + 1
@@ -240,10 +413,33 @@ def wind_inflows(rows: Rows):
             osh = A["wind"]["offshore_share"][r]
             off = _interp_anchor(osh["year"], osh["share"])
             osrc = ";".join(osh["source"])
+            group = r in GROUPED
+            own = {}
+            if group:
+                members = MEMBERS[r]
+                in_region = [c for c in members if c in country_gross]
+                hist_sum = sum(country_gross[c] for c in in_region)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    scale = np.where(hist_sum > 0, total[:n_hist] / np.where(hist_sum > 0, hist_sum, 1.0), 0.0)
+                recent_all = sum(country_gross[c][recent].sum() for c in in_region)
+                for c in sorted(set(in_region) & big):
+                    v = np.zeros(YEARS.size)
+                    v[:n_hist] = country_gross[c] * scale
+                    v[n_hist:] = total[n_hist:] * country_gross[c][recent].sum() / recent_all
+                    own[c] = v
             for seg, part in (("onshore", 1.0 - off), ("offshore", off)):
                 m = np.array([f"{x}+offshore_share" for x in method], dtype=object)
                 s = np.array([f"{x};{osrc}" for x in source], dtype=object)
-                rows.add(sc, r, "wind_turbine", seg, "MW/yr", _round(total * part), m, s)
+                values = _round(total * part)
+                rows.add(sc, r, "wind_turbine", seg, "MW/yr", values, m, s, SK["wind_key"] if group else "")
+                if not group:
+                    continue
+                split = split_region(values, MEMBERS[r], {c: v * part for c, v in own.items()}, KEYS[SK["wind_key"]])
+                for c, (v, _) in split.items():
+                    cm = np.where(YEARS < y24, "derived_stock_driven_scaled_to_region", "derived_share_of_region_2019_2023")
+                    cm = np.array([f"{x}+region_offshore_share" for x in cm], dtype=object)
+                    cs = np.array([f"OWID_IRENA2024_WIND;{x};{osrc};{ASSUMED}" for x in source], dtype=object)
+                    rows.add(sc, c, "wind_turbine", seg, "MW/yr", _round(v), cm, cs)
 
 
 # ----------------------------------------------------------------------------- smartphones
@@ -282,7 +478,8 @@ def smartphone_inflows(rows: Rows):
             srcs = cfg["regional_share"][r]["source"] if r in cfg["regional_share"] else [ASSUMED]
             s = np.array([f"{x};{';'.join(srcs)}" for x in source], dtype=object)
             m = np.array([f"{x}+regional_share" for x in method], dtype=object)
-            rows.add(sc, r, "smartphone", "all", "device/yr", _round(world * shares[r]), m, s)
+            rows.add(sc, r, "smartphone", "all", "device/yr", _round(world * shares[r]), m, s,
+                     SK["smartphone_key"] if r in GROUPED else "")
 
 
 # ----------------------------------------------------------------------------- collection
@@ -337,9 +534,47 @@ def regressors():
             raise SystemExit(f"GDP history incomplete for {r}")
         frames.append(pd.DataFrame({"region": r, "year": YEARS, "gdp_per_capita_ppp": _round(vals),
                                     "unit": GDP_UNIT, "method": method, "source": source}))
+    frames.append(_country_gdp(g, g_world, set(REGIONS)))
     df = pd.concat(frames, ignore_index=True)
     df["gdp_per_capita_ppp"] = _round(df["gdp_per_capita_ppp"].to_numpy())
     return df.sort_values(["region", "year"], kind="stable")
+
+
+def _country_gdp(g, g_world, skip):
+    """GDP per capita of every country (ISO3), 1990-2060, for the country-level projections.
+
+    History from the World Bank (via OWID); a country without any figure takes the median of its
+    UN region (assumption); after the last year the growth of the country's last decade converges
+    linearly to the world's by 2060 (as for the regions).
+    """
+    table = g.dropna(subset=["Code"]).pivot_table(index="Code", columns="Year", values="gdp")
+    table = table.reindex(COUNTRIES["code"])
+    region_of = COUNTRIES.set_index("code")["un_region"]
+    med = table.groupby(region_of.reindex(table.index).to_numpy()).median()
+    rows = []
+    for code in COUNTRIES["code"]:
+        if code in skip:
+            continue
+        s = table.loc[code].dropna()
+        own = not s.empty
+        if not own:
+            s = med.loc[region_of[code]].dropna()
+        last = int(s.index.max())
+        first = int(s.index.min())
+        hist = s.reindex(np.arange(first, last + 1)).interpolate()
+        vals = np.empty(YEARS.size)
+        h = YEARS <= last
+        vals[h] = hist.reindex(YEARS[h]).bfill().to_numpy()  # before the first figure: held
+        span = min(10, last - first)
+        g_r = (hist[last] / hist[last - span]) ** (1 / span) - 1 if span > 0 else g_world
+        fut = YEARS[~h]
+        frac = np.clip((fut - (last + 1)) / (Y1 - (last + 1)), 0, 1)
+        vals[~h] = hist[last] * np.cumprod(1 + (g_r + (g_world - g_r) * frac))
+        method = np.where(h, "reported" if own else "proxy_region_median", "growth_rate_converging")
+        source = np.where(h & own, "OWID_WB_GDPPC_PPP", f"OWID_WB_GDPPC_PPP;{ASSUMED}")
+        rows.append(pd.DataFrame({"region": code, "year": YEARS, "gdp_per_capita_ppp": _round(vals),
+                                  "unit": GDP_UNIT, "method": method, "source": source}))
+    return pd.concat(rows, ignore_index=True)
 
 
 def policy_years():
@@ -353,6 +588,19 @@ def policy_years():
         for cat, v in cats.items():
             year = "" if v["year"] == "none" else int(v["year"])
             rows.append((r, cat, year, v["instrument"], ";".join(v["source"])))
+    # every country (ISO3) for the country-level projections: inherited from its 0.1 region,
+    # except the EEA states and the United Kingdom outside the EU, which had the WEEE and ELV
+    # Directives (assumption until country-coded law years are compiled)
+    by_region = {(r, cat): (row[2], row[3], row[4]) for row in rows for r, cat in [(row[0], row[1])]}
+    eea = dict(pd.read_csv(RAW / "country_codes_eurostat.csv")[["code", "name"]].itertuples(index=False))
+    for code in COUNTRIES["code"]:
+        if code in REGIONS:
+            continue
+        home = "EU27" if code in MEMBERS["EU27"] or code in eea else "ROW"
+        for cat in ("weee_all", "small_electronics", "vehicles"):
+            year, instrument, source = by_region[(home, cat)]
+            note = f"as {home} (inherited" + (", EEA/UK under the EU Directives" if home == "EU27" and code not in MEMBERS["EU27"] else "") + ")"
+            rows.append((code, cat, year, f"{note}: {instrument}", f"{source};{ASSUMED}"))
     return pd.DataFrame(rows, columns=["region", "category", "year", "instrument", "source"])
 
 
@@ -442,18 +690,20 @@ def build() -> dict[str, str]:
     gdp = regressors()
     observations = collection_observations(gdp)
     policy = policy_years()
-    for df in (gdp, observations, policy):
+    for df in (gdp, observations, policy, COUNTRIES, KEYS_LONG):
         used += sorted({k for s in df["source"] for k in s.split(";")})
     missing = sorted(set(used) - set(sources["source"]))
     if missing:
         raise SystemExit(f"source keys used but not in data-raw/sources.csv: {missing}")
-    regions = pd.DataFrame(REGION_TABLE, columns=["code", "name", "definition"])
+    regions = region_names(COUNTRIES)
     demand_paths = pd.DataFrame(
         [(k, v["description"]) for k, v in A["scenarios"].items()], columns=["demand", "description"]
     )
     out = {}
     for name, df in (("inflows.csv", inflows), ("regions.csv", regions),
                      ("demand_paths.csv", demand_paths), ("sources.csv", sources),
+                     ("countries.csv", COUNTRIES), ("region_groups.csv", GROUPS),
+                     ("split_keys.csv", KEYS_LONG),
                      ("regressors.csv", gdp), ("collection_observations.csv", observations),
                      ("policy_years.csv", policy)):
         buf = io.StringIO()

@@ -4,13 +4,15 @@ import importlib.util
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
-from urbanmine.inflows import REGIONS, inflow_array, load_inflows
+from urbanmine.inflows import country_inflows, load_inflows, load_split_keys
+from urbanmine.regions import SEVEN, WORLD, load_regions
 
 ROOT = Path(__file__).parents[1]
 DATA = ROOT / "data"
@@ -24,7 +26,11 @@ def inflows():
 
 def test_coverage_is_complete(inflows):
     assert set(inflows["demand"]) == {"stated", "accelerated"}
-    assert set(inflows["region"]) == set(REGIONS)
+    regions = load_regions(DATA)
+    assert set(SEVEN) <= set(inflows["region"]) <= set(regions.codes)
+    # the region rows carry the key that splits them over their countries
+    grouped = inflows[~inflows["region"].map(regions.is_country)]
+    assert set(grouped["region"]) == {"EU27", "ROW"} and grouped["split_key"].notna().all()
     segs = inflows.groupby("product")["segment"].unique().map(sorted).to_dict()
     assert segs == {"ev_traction_motor": ["bev", "phev"], "smartphone": ["all"],
                     "wind_turbine": ["offshore", "onshore"]}
@@ -73,7 +79,7 @@ def test_ev_history_equals_iea_and_row_is_world_minus_regions(inflows):
     assert get(inflows, "accelerated", "CHN", "ev_traction_motor", "bev", 2035) == _iea(
         "iea_global_ev_data_2024.csv", "China", "BEV", 2035, "Projection-APS")
     # the regions add up to IEA's World projection
-    tot = inflows[(inflows.demand == "stated") & (inflows["product"] == "ev_traction_motor")
+    tot = inflows[(inflows.demand == "stated") & (inflows["product"] == "ev_traction_motor") & inflows.region.isin(SEVEN)
                   & (inflows.segment == "bev") & (inflows.year == 2030)].value.sum()
     assert tot == pytest.approx(_iea("iea_global_ev_data_2024.csv", "World", "BEV", 2030, "Projection-STEPS"), rel=1e-4)
     # before the IEA series: none; after 2035: held
@@ -83,7 +89,8 @@ def test_ev_history_equals_iea_and_row_is_world_minus_regions(inflows):
 
 
 def test_smartphones_by_hand(inflows):
-    world = inflows[(inflows.demand == "stated") & (inflows["product"] == "smartphone")].groupby("year").value.sum()
+    world = inflows[(inflows.demand == "stated") & (inflows["product"] == "smartphone")
+                    & inflows.region.isin(SEVEN)].groupby("year").value.sum()
     assert world[2023] == pytest.approx(1170e6, rel=1e-5)  # IDC
     assert world[2015] == pytest.approx((1300e6 + 1470e6) / 2, rel=1e-5)  # interpolated
     assert world[2028] == pytest.approx(1240e6 * 1.026**4, rel=1e-5)  # IDC 2.6 %/yr from 2024
@@ -95,7 +102,7 @@ def test_smartphones_by_hand(inflows):
 
 
 def test_wind_segments_add_up_and_match_published_figures(inflows):
-    w = inflows[(inflows.demand == "stated") & (inflows["product"] == "wind_turbine")]
+    w = inflows[(inflows.demand == "stated") & (inflows["product"] == "wind_turbine") & inflows.region.isin(SEVEN)]
     total = w.groupby(["region", "year"]).value.sum()
     off = w[w.segment == "offshore"].set_index(["region", "year"]).value
     assert off[("EU27", 2023)] / total[("EU27", 2023)] == pytest.approx(2.8 / 16.1, abs=1e-3)
@@ -126,48 +133,99 @@ def test_rebuild_reproduces_data_exactly():
         assert (DATA / name).read_text(encoding="utf-8") == text, name
 
 
-def test_inflow_array(inflows):
-    arr, years = inflow_array(inflows, "stated", "wind_turbine", ["onshore", "offshore"])
-    assert arr.shape == (7, 2, 71) and years[0] == 1990
-    assert arr[REGIONS.index("CHN"), :, years.tolist().index(2024)].sum() == pytest.approx(79824, rel=1e-5)
+def test_country_inflows_add_up_to_their_regions(inflows):
+    regions = load_regions(DATA)
+    keys = load_split_keys(DATA, regions)
+    for product, segs in (("ev_traction_motor", ["bev", "phev"]), ("wind_turbine", ["onshore", "offshore"]),
+                          ("smartphone", ["all"])):
+        arr, years = country_inflows(inflows, keys, regions, "stated", product, segs)
+        assert arr.shape == (235, len(segs), 71) and years[0] == 1990 and np.all(arr >= 0)
+        for g in ("EU27", "ROW"):
+            members = regions.index(regions.members(g))
+            for j, seg in enumerate(segs):
+                row = inflows[(inflows.demand == "stated") & (inflows.region == g) & (inflows["product"] == product)
+                              & (inflows.segment == seg)].set_index("year")["value"].reindex(years).to_numpy()
+                # the shipped rows are rounded to 6 significant digits, each on its own
+                np.testing.assert_allclose(arr[members, j].sum(axis=0), row, rtol=5e-6, atol=1e-9)
+    arr, years = country_inflows(inflows, keys, regions, "stated", "wind_turbine", ["onshore", "offshore"])
+    chn = regions.index(["CHN"])[0]
+    assert arr[chn, :, years.tolist().index(2024)].sum() == pytest.approx(79824, rel=1e-5)
+    # a reported country keeps the IEA's figure: Germany's BEV sales in 2023
+    ev, years = country_inflows(inflows, keys, regions, "stated", "ev_traction_motor", ["bev", "phev"])
+    deu = regions.index(["DEU"])[0]
+    assert ev[deu, 0, years.tolist().index(2023)] == pytest.approx(
+        _iea("iea_ev_data_explorer_2025.csv", "Germany", "BEV", 2023), rel=0.05)
     with pytest.raises(InputDataError, match="unknown demand path 'nope'"):
-        inflow_array(inflows, "nope", "wind_turbine", ["onshore"])
+        country_inflows(inflows, keys, regions, "nope", "wind_turbine", ["onshore"])
 
 
-GOOD = "demand,region,product,segment,year,value,unit,method,source\n" + "".join(
-    f"s,{r},p,all,{y},1.0,unit/yr,reported,X\n" for r in REGIONS for y in (2000, 2001, 2002))
+def test_a_region_total_is_split_by_its_key(tmp_path):
+    """A user's product given for EU27 and WORLD only: countries get key shares."""
+    import shutil
+
+    shutil.copytree(DATA, tmp_path / "d")
+    rows = ["demand,region,product,segment,year,value,unit,method,source,split_key"]
+    for y in (2000, 2001):
+        rows.append(f"s,EU27,p,all,{y},100,unit/yr,reported,X,population")
+        rows.append(f"s,DEU,p,all,{y},30,unit/yr,reported,X,")
+        rows.append(f"s,WORLD,p,all,{y},1000,unit/yr,reported,X,gdp_ppp")
+    (tmp_path / "d" / "inflows.csv").write_text("\n".join(rows) + "\n")
+    regions = load_regions(tmp_path / "d")
+    inflows = load_inflows(tmp_path / "d", regions)
+    keys = load_split_keys(tmp_path / "d", regions)
+    arr, years = country_inflows(inflows, keys, regions, "s", "p", ["all"])
+    eu = regions.index(regions.members("EU27"))
+    assert arr[eu, 0].sum(axis=0) == pytest.approx([100, 100])
+    assert arr[regions.index(["DEU"])[0], 0, 0] == 30
+    assert arr[:, 0].sum(axis=0) == pytest.approx([1000, 1000])
+    # France and Italy share the EU's remaining 70 in proportion to their population
+    fra, ita = regions.index(["FRA", "ITA"])
+    pop_years, pop = keys["population"]
+    ratio = pop[fra, pop_years == 2000][0] / pop[ita, pop_years == 2000][0]
+    assert arr[fra, 0, 0] / arr[ita, 0, 0] == pytest.approx(ratio)
+    # members that already exceed their region are an error
+    (tmp_path / "d" / "inflows.csv").write_text("\n".join(rows).replace(",DEU,p,all,2000,30", ",DEU,p,all,2000,130") + "\n")
+    with pytest.raises(InputDataError, match="members of EU27 already have 130"):
+        country_inflows(load_inflows(tmp_path / "d", regions), keys, regions, "s", "p", ["all"])
+
+
+GOOD = "demand,region,product,segment,year,value,unit,method,source,split_key\n" + "".join(
+    f"s,{r},p,all,{y},1.0,unit/yr,reported,X,{'population' if r in ('EU27', 'ROW') else ''}\n"
+    for r in SEVEN for y in (2000, 2001, 2002))
 
 
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
-        (lambda t: t.replace("s,CHN,p,all,2001", "s,XXX,p,all,2001"), "line 3: region = 'XXX', expected one of"),
+        (lambda t: t.replace("s,CHN,p,all,2001", "s,XXX,p,all,2001"), "line 3: region: unknown region 'XXX'"),
         (lambda t: t.replace("s,USA,p,all,2002,1.0", "s,USA,p,all,2002,-4"), "value = -4, expected a value >= 0"),
         (lambda t: t.replace("s,USA,p,all,2002,1.0", "s,USA,p,all,2002,abc"), "value = 'abc', expected a number"),
         (lambda t: t.replace("s,KOR,p,all,2001,1.0", "s,KOR,p,all,2000,1.0"), "duplicate row"),
-        (lambda t: t.replace("s,KOR,p,all,2001,1.0,unit/yr,reported,X\n", ""), "lacks year 2001"),
+        (lambda t: t.replace("s,KOR,p,all,2001,1.0,unit/yr,reported,X,\n", ""), "lacks year 2001"),
         (lambda t: t.replace("s,KOR,p,all,2001", "s,KOR,p,all,2001.5"), "year = '2001.5', expected an integer year"),
         (lambda t: t.replace(",unit,", ",units,"), "column 'unit' is missing"),
-        (lambda t: "".join(line + "\n" for line in t.splitlines() if not line.startswith("s,IND")), "lacks region IND"),
+        (lambda t: t.replace("2000,1.0,unit/yr,reported,X,population", "2000,1.0,unit/yr,reported,X,", 1),
+         "split_key = nan for region EU27, expected one of"),
         (lambda t: t.split("\n")[0] + "\n", "no data rows"),
     ],
 )
 def test_bad_inflow_files(tmp_path, edit, fragment):
     (tmp_path / "inflows.csv").write_text(edit(GOOD))
     with pytest.raises(InputDataError, match=re.escape(fragment)):
-        load_inflows(tmp_path)
+        load_inflows(tmp_path, load_regions(DATA))
 
 
 def test_good_inflow_file_loads(tmp_path):
     (tmp_path / "inflows.csv").write_text(GOOD)
-    assert len(load_inflows(tmp_path)) == 21
+    assert len(load_inflows(tmp_path, load_regions(DATA))) == 21
 
 
 def test_regions_and_scenarios_commands():
     r = CliRunner()
     res = r.invoke(main, ["regions"])
     assert res.exit_code == 0
-    assert [line.split()[0] for line in res.output.splitlines()] == [*REGIONS, "WORLD"]
+    assert [line.split()[0] for line in res.stdout.splitlines()][:2] == ["EU27", "ROW"]
+    assert res.stdout.splitlines()[-1].split()[0] == WORLD
     res = r.invoke(main, ["scenarios"])
     assert res.exit_code == 0
     assert [line.split()[0] for line in res.stdout.splitlines()] == [

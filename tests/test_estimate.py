@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
 from urbanmine.estimate import STAGES, estimate, load_inputs
-from urbanmine.inflows import REGIONS
 
 ROOT = Path(__file__).parents[1]
 
@@ -72,13 +71,14 @@ def tiny(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(ROOT / "data", data)
     rows = []
-    for r in REGIONS:
+    for r in ("CHN", "EU27", "USA"):
         for y in range(2000, 2006):
             v = {"CHN": 10.0, "EU27": 4.0}.get(r, 0.0) if y == 2000 else (2.0 if (r == "EU27" and y == 2001) else 0.0)
-            rows.append(("s", r, "gizmo", "all", y, v, "device/yr", "reported", "X"))
+            rows.append(("s", r, "gizmo", "all", y, v, "device/yr", "reported", "X",
+                         "population" if r == "EU27" else ""))
     (tmp_path / "tiny.toml").write_text(TINY_SCENARIO)
     pd.DataFrame(rows, columns=["demand", "region", "product", "segment", "year", "value", "unit",
-                                "method", "source"]).to_csv(data / "inflows.csv", index=False)
+                                "method", "source", "split_key"]).to_csv(data / "inflows.csv", index=False)
     return prof, data
 
 

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
 from urbanmine.estimate import estimate, load_inputs
-from urbanmine.inflows import REGIONS
 
 ROOT = Path(__file__).parents[1]
 
@@ -90,12 +89,13 @@ def system(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(ROOT / "data", data)
     rows = []
-    for r in REGIONS:
+    for r in ("CHN", "EU27", "USA"):
         for y in range(2000, 2011):
             v = {"CHN": 10.0, "EU27": 4.0}.get(r, 0.0)  # devices per year, every year
-            rows.append(("s", r, "gizmo", "all", y, v, "device/yr", "reported", "X"))
+            rows.append(("s", r, "gizmo", "all", y, v, "device/yr", "reported", "X",
+                         "population" if r == "EU27" else ""))
     pd.DataFrame(rows, columns=["demand", "region", "product", "segment", "year", "value", "unit",
-                                "method", "source"]).to_csv(data / "inflows.csv", index=False)
+                                "method", "source", "split_key"]).to_csv(data / "inflows.csv", index=False)
     scen = tmp_path / "scen"
     scen.mkdir()
     (scen / "base.toml").write_text(BASE)

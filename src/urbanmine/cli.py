@@ -157,6 +157,13 @@ data_opt = click.option(
 )
 
 
+regions_opt = click.option(
+    "--regions", "regions_file", metavar="FILE.csv", default=None,
+    help="Your own groupings of countries: a CSV with exactly the columns region,member (one row "
+    "per member; a member is a country code or another region).",
+)
+
+
 model_opt = click.option(
     "--model", "model_path", metavar="FILE.json", default=None,
     help="Collection-rate model (default: the shipped models/collection_rate.json).",
@@ -165,7 +172,11 @@ model_opt = click.option(
 
 @main.command()
 @click.option("--region", "regions", multiple=True, metavar="CODE",
-              help="Region code (repeatable), or 'all' for every region and WORLD. Default: all.")
+              help="A country (ISO 3166-1 alpha-3, e.g. DEU, GBR, BRA) or a region (EU27, G7, EFTA, "
+              "AFRICA, ASIA, EUROPE, AMERICAS, ..., WORLD, or one of --regions), case-insensitive; "
+              "repeatable. 'all' (default): CHN, EU27, USA, JPN, KOR, IND, ROW and WORLD; 'countries': "
+              "every country. 'urbanmine regions' lists them.")
+@regions_opt
 @click.option("--from", "year_from", type=int, default=None, help="First year printed (default: first data year).")
 @click.option("--to", "year_to", type=int, default=None, help="Last year printed (default: last data year).")
 @click.option("--product", "products", multiple=True, metavar="NAME", help="Product (repeatable). Default: all.")
@@ -195,7 +206,7 @@ model_opt = click.option(
               help="Also write the figures and report.html to DIR (as 'urbanmine report').")
 @click.option("--report-year", type=int, default=2040, show_default=True, help="Cascade year of --report.")
 @_reports_errors
-def estimate(regions, year_from, year_to, products, elements, scenario_names, demand, samples, seed,
+def estimate(regions, regions_file, year_from, year_to, products, elements, scenario_names, demand, samples, seed,
              chunk_size, inflow_at, profiles_dir, data_dir, model_path, out_path, fmt, overwrite, quiet,
              report_dir, report_year):
     """Rare earths in sales, stock, end of life, collection and recovery by scenario, region and year.
@@ -221,9 +232,7 @@ def estimate(regions, year_from, year_to, products, elements, scenario_names, de
     if out_path != "-":
         check_writable(out_path + ".meta.json", overwrite)
     region_list = list(regions)
-    if any(r.lower() == "all" for r in region_list):
-        region_list = []
-    inputs = load_inputs(profiles_dir, data_dir, model_path)
+    inputs = load_inputs(profiles_dir, data_dir, model_path, regions_file)
     data_years = inputs.inflows["year"]
     y0 = int(data_years.min()) if year_from is None else year_from
     y1 = int(data_years.max()) if year_to is None else year_to
@@ -340,28 +349,25 @@ def profiles_show(name, year, as_json, region, scenario, profiles_dir, data_dir)
 
 def _segment_weights(prof, year, region, scenario, data_dir):
     from .errors import InputDataError
-    from .inflows import AGGREGATE, REGIONS, load_inflows
+    from .inflows import country_inflows, load_inflows, load_split_keys
+    from .regions import load_regions
 
-    if region != AGGREGATE and region not in REGIONS:
-        raise InputDataError(
-            f"--region {region!r}: unknown region; expected one of {', '.join(REGIONS)} or {AGGREGATE}"
-        )
-    inflows = load_inflows(data_dir)
+    regs = load_regions(data_dir)
+    code = regs.resolve(region, "--region")
+    inflows = load_inflows(data_dir, regs)
     if scenario not in set(inflows["demand"]):
         raise InputDataError(
             f"--demand {scenario!r}: unknown demand path; expected one of "
             f"{', '.join(sorted(inflows['demand'].unique()))}"
         )
-    sub = inflows[(inflows["demand"] == scenario) & (inflows["product"] == prof.product)]
-    if region != AGGREGATE:
-        sub = sub[sub["region"] == region]
-    years = sub["year"]
+    arr, years = country_inflows(inflows, load_split_keys(data_dir, regs), regs, scenario, prof.product,
+                                 list(prof.segments))
     y = min(max(year, int(years.min())), int(years.max()))
-    by_seg = sub[sub["year"] == y].groupby("segment")["value"].sum()
-    total = float(by_seg.reindex(list(prof.segments)).fillna(0.0).sum())
+    by_seg = regs.membership([code]) @ arr[:, :, years == y][:, :, 0]  # [1, segment]
+    total = float(by_seg.sum())
     if total <= 0:
         return {s: 1.0 / len(prof.segments) for s in prof.segments}
-    return {s: float(by_seg.get(s, 0.0)) / total for s in prof.segments}
+    return {s: float(v) / total for s, v in zip(prof.segments, by_seg[0])}
 
 
 @profiles.command("validate")
@@ -401,8 +407,8 @@ def calibrate(obs_path, data_dir, out_path, tau, overwrite):
     from pathlib import Path
 
     from .collection import FEATURES, fit, model_card
-    from .inflows import REGIONS
     from .io import atomic_write, check_writable
+    from .regions import SEVEN as SEVEN
 
     card = str(Path(out_path).with_suffix(".md"))
     check_writable(out_path, overwrite)
@@ -421,7 +427,7 @@ def calibrate(obs_path, data_dir, out_path, tau, overwrite):
     click.echo(f"{cv['kfold']['k']}-fold CV: MAE {cv['kfold']['mae_pp']:.2f} pp, R2 {cv['kfold']['r2']:.3f}")
     click.echo(f"leave one region out: MAE {cv['leave_one_region_out']['mae_pp']:.2f} pp, "
                f"R2 {cv['leave_one_region_out']['r2']:.3f}")
-    text = model_card(model, list(REGIONS), data_dir)
+    text = model_card(model, list(SEVEN), data_dir)
     model.save(out_path, overwrite)
     with atomic_write(card, overwrite) as fh:
         fh.write(text)
@@ -429,16 +435,31 @@ def calibrate(obs_path, data_dir, out_path, tau, overwrite):
 
 
 @main.command()
+@click.option("--countries", "show_countries", is_flag=True, help="List every country instead of the regions.")
+@regions_opt
 @data_opt
 @_reports_errors
-def regions(data_dir):
-    """The regions available (WORLD is the sum of the others)."""
-    from .inflows import load_regions
+def regions(show_countries, regions_file, data_dir):
+    """The regions (groupings of countries) or, with --countries, the countries.
 
-    df = load_regions(data_dir)
-    w = max(len(c) for c in df["code"])
-    for r in df.itertuples():
-        click.echo(f"{r.code:<{w}}  {r.name}: {r.definition}")
+    Countries are the base unit (ISO 3166-1 alpha-3 codes); every region is a grouping of them,
+    and WORLD is every country. --region in 'estimate' takes any of these codes.
+    """
+    from .regions import WORLD, load_regions
+
+    regs = load_regions(data_dir, regions_file)
+    if show_countries:
+        for c in regs.countries:
+            click.echo(f"{c}  {regs.names.get(c, c)}")
+        return
+    codes = [*regs.groups, WORLD]
+    w = max(len(c) for c in codes)
+    for g in codes:
+        n = len(regs.members(g))
+        click.echo(f"{g:<{w}}  {regs.names.get(g, g)} ({n} countr{'y' if n == 1 else 'ies'}): "
+                   f"{regs.definitions.get(g, '')}")
+    click.echo(f"\n{len(regs.countries)} countries: 'urbanmine regions --countries' lists them; "
+               "CHN, USA, JPN, KOR and IND are countries.", err=True)
 
 
 @main.group(invoke_without_command=True)
@@ -506,21 +527,23 @@ def scenarios_validate(paths, profiles_dir, data_dir):
     """Check scenario files (default: the shipped ones); list every problem; exit 1 if any."""
     from pathlib import Path
 
-    from .inflows import REGIONS, load_demand_paths
+    from .inflows import load_demand_paths
     from .profiles import load_profiles, load_references
+    from .regions import load_regions
     from .scenarios import list_scenarios, validate_scenarios
 
     try:
         profs = load_profiles(profiles_dir)
         refs = set(load_references(profiles_dir))
         demand = list(load_demand_paths(data_dir)["demand"])
+        regs = load_regions(data_dir)
     except UrbanmineError as exc:
         raise click.ClickException(str(exc)) from None
     files = []
     for p in paths or [str(x) for x in list_scenarios()]:
         q = Path(p)
         files.extend(sorted(q.glob("*.toml")) if q.is_dir() else [q])
-    problems = validate_scenarios(files, profiles=profs, regions=list(REGIONS), demand_paths=demand,
+    problems = validate_scenarios(files, profiles=profs, regions=regs, demand_paths=demand,
                                   references=refs)
     for p in problems:
         click.echo(p, err=True)

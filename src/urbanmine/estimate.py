@@ -42,7 +42,6 @@ import numpy as np
 
 from . import units
 from .errors import InputDataError
-from .inflows import AGGREGATE, REGIONS
 from .lifetimes import INFLOW_AT, Lifetime
 from .profiles import ELEMENTS, Profile, Quantity
 from .stocks import inflow_driven
@@ -81,6 +80,8 @@ class EstimateInputs:
     data_dir: object
     files: list  # every input file, for the provenance record
     profile_dir: object = None
+    regions: object = None  # urbanmine.regions.Regions: the countries and their groupings
+    keys: dict = None  # split keys of the data (urbanmine.inflows.load_split_keys)
 
     @property
     def demand_paths(self) -> list[str]:
@@ -91,7 +92,7 @@ class EstimateInputs:
         from .profiles import load_references
         from .scenarios import load_scenario
 
-        scen = load_scenario(name_or_path, profiles=self.profiles, regions=list(REGIONS),
+        scen = load_scenario(name_or_path, profiles=self.profiles, regions=self.regions,
                              demand_paths=self.demand_paths,
                              references=set(load_references(self.profile_dir)))
         if demand is not None:
@@ -102,23 +103,30 @@ class EstimateInputs:
         return scen
 
 
-def load_inputs(profiles=None, data=None, model=None) -> EstimateInputs:
+def load_inputs(profiles=None, data=None, model=None, regions=None) -> EstimateInputs:
+    """Read and check every input once: profiles, data (inflows, countries and groupings, split
+    keys), the collection model, and optionally a user's groupings file ``regions``."""
     from pathlib import Path
 
     from .collection import load_model
     from .defaults import default_dir
-    from .inflows import load_inflows
+    from .inflows import data_dir as check_data_dir
+    from .inflows import load_inflows, load_split_keys
     from .profiles import load_profiles
+    from .regions import load_regions
 
     prof_dir = Path(profiles) if profiles is not None else default_dir("product_profiles")
-    data_dir = Path(data) if data is not None else default_dir("data")
+    data_dir = check_data_dir(data)
     model_path = Path(model) if model is not None else default_dir("models") / "collection_rate.json"
     profs = load_profiles(prof_dir)
-    inflows = load_inflows(data_dir)
+    regs = load_regions(data_dir, regions)
+    inflows = load_inflows(data_dir, regs)
+    keys = load_split_keys(data_dir, regs)
     mdl = load_model(model_path)
     files = sorted(prof_dir.glob("*.toml")) + [data_dir / n for n in (
-        "inflows.csv", "regressors.csv", "policy_years.csv")] + [model_path]
-    return EstimateInputs(profs, inflows, mdl, data_dir, files, prof_dir)
+        "inflows.csv", "countries.csv", "region_groups.csv", "split_keys.csv", "regressors.csv",
+        "policy_years.csv")] + [model_path] + ([Path(regions)] if regions is not None else [])
+    return EstimateInputs(profs, inflows, mdl, data_dir, files, prof_dir, regs, keys)
 
 
 # -- sampling helpers ---------------------------------------------------------------------------
@@ -244,12 +252,12 @@ def _segment_index(profile: Profile):
     return segs, np.array([segs.index(s) for s, _ in profile.technologies])
 
 
-def _lever(scen, parameter, product, years, v, **technology):
-    """Lever values ``[S, region, year]`` (S = 1 without draws ``v``); NaN where none is in force.
+def _lever(scen, parameter, product, years, v, countries, **technology):
+    """Lever values ``[S, country, year]`` (S = 1 without draws ``v``); NaN where none is in force.
 
     None if the scenario sets no such lever at all.
     """
-    paths = scen.paths(parameter, product, REGIONS, years, **technology)
+    paths = scen.paths(parameter, product, countries, years, **technology)
     if paths is None:
         return None
     value, low, high = paths
@@ -258,11 +266,11 @@ def _lever(scen, parameter, product, years, v, **technology):
     return _triangular(v[:, None, None], low[None], value[None], high[None])
 
 
-def _required(scen, parameter, product, years, v):
-    vals = _lever(scen, parameter, product, years, v)
+def _required(scen, parameter, product, years, v, countries):
+    vals = _lever(scen, parameter, product, years, v, countries)
     if vals is None or np.any(np.isnan(vals)):
         where = f" ({scen.path})" if scen.path else ""
-        gap = "" if vals is None else f" in every year and region (missing e.g. {REGIONS[int(np.argwhere(np.isnan(vals[0]))[0][0])]})"
+        gap = "" if vals is None else f" in every year and country (missing e.g. {countries[int(np.argwhere(np.isnan(vals[0]))[0][0])]})"
         raise InputDataError(
             f"scenario {scen.name!r}{where} sets no {parameter} for {product}{gap}; add a lever with "
             f"parameter = \"{parameter}\", product = \"{product}\" or \"*\", and no from_year"
@@ -270,15 +278,15 @@ def _required(scen, parameter, product, years, v):
     return np.clip(vals, 0.0, 1.0)
 
 
-def _shifted_shares(shares, profile: Profile, scen, product, years, v):
-    """Technology shares ``[S, K, C]`` -> ``[S, region, K, C]`` after the scenario's shifts."""
+def _shifted_shares(shares, profile: Profile, scen, product, years, v, countries):
+    """Technology shares ``[S, K, C]`` -> ``[S, country, K, C]`` after the scenario's shifts."""
     pairs = scen.shifts(product)
     if not pairs:
         return shares[:, None]
     techs = profile.technologies
     out = None
     for tfrom, tto in pairs:
-        frac = _lever(scen, "technology_shift", product, years, v, technology_from=tfrom,
+        frac = _lever(scen, "technology_shift", product, years, v, countries, technology_from=tfrom,
                       technology_to=tto)
         moves = []
         for seg in profile.segments:
@@ -295,7 +303,7 @@ def _shifted_shares(shares, profile: Profile, scen, product, years, v):
                                  f"technologies {tfrom!r} and {tto!r}")
         if out is None:
             n = max(shares.shape[0], frac.shape[0])
-            out = np.broadcast_to(shares[:, None], (n, len(REGIONS)) + shares.shape[1:]).copy()
+            out = np.broadcast_to(shares[:, None], (n, len(countries)) + shares.shape[1:]).copy()
         frac = np.clip(np.nan_to_num(frac, nan=0.0), 0.0, 1.0)  # no lever in force: no shift
         for kf, kt in moves:
             moved = out[:, :, kf] * frac
@@ -310,32 +318,34 @@ class _Prepared:
 
     profile: Profile
     seg_of_k: np.ndarray
-    inflow: dict  # demand path -> [R, segment, C]
+    inflow: dict  # demand path -> [country, segment, cohort]
     years: np.ndarray
-    x: np.ndarray | None  # collection-model features [R, T, F], or None
+    x: np.ndarray | None  # collection-model features [country, T, F], or None
+    countries: list = None
     u: np.ndarray | None = None  # [S, knobs] profile draws
-    z: np.ndarray | None = None  # [S, F + R] collection-model draws
+    z: np.ndarray | None = None  # [S, F + country] collection-model draws
     v: np.ndarray | None = None  # [S, len(LEVER_DRAWS)] lever draws
 
 
 def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed) -> _Prepared:
     from .collection import projection_features
-    from .inflows import inflow_array
+    from .inflows import country_inflows
 
     prof = inputs.profiles[product]
     segs, seg_of_k = _segment_index(prof)
+    countries = inputs.regions.countries
     inflow, years = {}, None
     for d in dict.fromkeys(sc.demand for sc in scenarios):
-        inflow[d], years = inflow_array(inputs.inflows, d, product, segs)
+        inflow[d], years = country_inflows(inputs.inflows, inputs.keys, inputs.regions, d, product, segs)
     x = None
     if prof.collection_category is not None:
-        x = projection_features(inputs.model, list(REGIONS), years, prof.collection_category, inputs.data_dir)
-    prep = _Prepared(prof, seg_of_k, inflow, years, x)
+        x = projection_features(inputs.model, countries, years, prof.collection_category, inputs.data_dir)
+    prep = _Prepared(prof, seg_of_k, inflow, years, x, countries)
     if samples:
         ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
         rng = np.random.default_rng(ss)
         prep.u = rng.random((samples, n_knobs(prof)))
-        prep.z = rng.standard_normal((samples, len(inputs.model.coefficients) + len(REGIONS)))
+        prep.z = rng.standard_normal((samples, len(inputs.model.coefficients) + len(countries)))
         prep.v = rng.random((samples, len(LEVER_DRAWS)))
     return prep
 
@@ -344,24 +354,25 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
     """All flow stages ``[S, region, element, stage, year]`` of one product under one scenario."""
     years = prep.years
     vd = {name: (None if v is None else v[:, i]) for i, name in enumerate(LEVER_DRAWS)}
-    shares = _shifted_shares(params.shares, prep.profile, scen, product, years, vd["technology_shift"])
+    countries = prep.countries
+    shares = _shifted_shares(params.shares, prep.profile, scen, product, years, vd["technology_shift"], countries)
     inflow = prep.inflow[scen.demand]
-    units_in = inflow[None, :, prep.seg_of_k, :] * shares  # [S, R, K, C]
+    units_in = inflow[None, :, prep.seg_of_k, :] * shares  # [S, country, K, C]
     per_unit = params.magnet[:, :, None, :] * params.fractions  # [S, K, E, C] kg/unit
-    sales = np.einsum("srkc,skec->srec", units_in, per_unit) * units.T_PER_KG  # [S, R, E, C]
+    sales = np.einsum("srkc,skec->srec", units_in, per_unit) * units.T_PER_KG  # [S, country, E, C]
     lifetime = params.lifetime
-    factor = _lever(scen, "lifetime_factor", product, years, vd["lifetime_factor"])
+    factor = _lever(scen, "lifetime_factor", product, years, vd["lifetime_factor"], countries)
     if factor is not None:
         factor = np.where(np.isnan(factor), 1.0, factor)  # no lever in force: the profile's lifetime
     if factor is not None and np.any(factor != 1.0):
-        lifetime = lifetime.scaled(factor[:, :, None, :])  # by region and cohort
+        lifetime = lifetime.scaled(factor[:, :, None, :])  # by country and cohort
     res = inflow_driven(sales, lifetime, inflow_at, check=check)
     n = max(sales.shape[0], res.stock.shape[0])
     shape = (n,) + sales.shape[1:]
     sales = np.broadcast_to(sales, shape)
     stock = np.broadcast_to(res.stock, shape)
     eol = np.broadcast_to(res.outflow, shape)
-    collection = _lever(scen, "collection", product, years, vd["collection"])
+    collection = _lever(scen, "collection", product, years, vd["collection"], countries)
     if collection is None or np.any(np.isnan(collection)):
         if prep.x is None:
             where = f" ({scen.path})" if scen.path else ""
@@ -370,41 +381,47 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
                 f"no collection category; add a lever with parameter = \"collection\" and "
                 f"product = \"{product}\" or \"*\""
             )
-        model = inputs.model.rates(prep.x, z)  # [S, R, T]
+        model = inputs.model.rates(prep.x, z)  # [S, country, T]
         collection = model if collection is None else np.where(np.isnan(collection), model, collection)
     collection = np.clip(collection, 0.0, 1.0)
-    liberation = _required(scen, "liberation", product, years, vd["liberation"])
-    process_yield = _required(scen, "process_yield", product, years, vd["process_yield"])
+    liberation = _required(scen, "liberation", product, years, vd["liberation"], countries)
+    process_yield = _required(scen, "process_yield", product, years, vd["process_yield"], countries)
     collected = eol * collection[:, :, None, :]
     liberated = collected * liberation[:, :, None, :]
     recovered = liberated * process_yield[:, :, None, :]
     return np.stack([sales, stock, eol, collected, liberated, recovered], axis=3)
 
 
-def _cells(flows, yi, ri, ei):
-    """``[S, R, E, 6, T]`` -> ``[S, R_out, E_out, 6, Y]``: output years, WORLD and REE added."""
-    n, r, e = flows.shape[:3]
+def _cells(flows, yi, membership, ei):
+    """``[S, country, E, 6, T]`` -> ``[S, region_out, E_out, 6, Y]``.
+
+    Output years are taken, countries summed into the asked regions (``membership`` ``[region,
+    country]``, 0/1) and the REE total added.
+    """
     f = flows if len(yi) == flows.shape[-1] and np.all(np.diff(yi) == 1) else flows[..., yi]
-    out = np.empty((n, r + 1, e + 1) + f.shape[3:])
-    out[:, :r, :e] = f
-    f.sum(axis=1, out=out[:, r, :e])
+    n, _, e = f.shape[:3]
+    out = np.empty((n, membership.shape[0], e + 1) + f.shape[3:])
+    # one matrix product: [region, country] x [country, S*E*6*Y]
+    grouped = membership @ np.moveaxis(f, 1, 0).reshape(f.shape[1], -1)
+    out[:, :, :e] = np.moveaxis(grouped.reshape((membership.shape[0], n) + f.shape[2:]), 0, 1)
     out[:, :, :e].sum(axis=2, out=out[:, :, e])
-    if list(ri) != list(range(r + 1)):
-        out = out[:, ri]
     if list(ei) != list(range(e + 1)):
         out = out[:, :, ei]
     return out
 
 
+SALES, RECOVERED = FLOW_STAGES.index("sales"), FLOW_STAGES.index("recovered")
+
+
 def _with_share(f):
     """Append the secondary share (recovered / sales, NaN without sales) as the last stage."""
-    sales, rec = f[:, :, :, 0], f[:, :, :, 5]
+    sales, rec = f[:, :, :, SALES], f[:, :, :, RECOVERED]
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(sales > 0, rec / np.where(sales > 0, sales, 1.0), np.nan)
     return np.concatenate([f, share[:, :, :, None]], axis=3)
 
 
-def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi, ri, ei, inflow_at, check):
+def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi, membership, ei, inflow_at, check):
     """Output flow cells of one product for a block of samples: ``[scenario, S, R_out, E_out, 6, Y]``."""
     if central:
         params, z, v = _product_params(prep.profile, prep.years, None, ELEMENTS), None, None
@@ -412,7 +429,7 @@ def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi,
         params = _product_params(prep.profile, prep.years, prep.u[sl], ELEMENTS)
         z = None if prep.x is None else prep.z[sl]
         v = prep.v[sl]
-    per_scen = [_cells(_flows(inputs, prep, product, scen, params, z, v, inflow_at, check), yi, ri, ei)
+    per_scen = [_cells(_flows(inputs, prep, product, scen, params, z, v, inflow_at, check), yi, membership, ei)
                 for scen in scenarios]
     n = max(a.shape[0] for a in per_scen)
     return np.stack([np.broadcast_to(a, (n,) + a.shape[1:]) for a in per_scen])
@@ -467,12 +484,11 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     prepared = {p: _prepare(inputs, p, scenarios, samples, seed) for p in products}
     years = prepared[products[0]].years
     yi = np.searchsorted(years, out_years)
-    all_regions = [*REGIONS, AGGREGATE]
     all_elements = [*ELEMENTS, TOTAL_ELEMENT]
-    ri = [all_regions.index(r) for r in regions]
+    membership = inputs.regions.membership(regions)
     ei = [all_elements.index(e) for e in elements]
     with_total = len(products) > 1
-    args = (yi, ri, ei, inflow_at)
+    args = (yi, membership, ei, inflow_at)
     flows = [_product_flows(inputs, prepared[p], p, scenarios, slice(None), True, *args, check)
              for p in products]
     if with_total:
@@ -492,7 +508,7 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     stats = np.empty((4, n_labels, shape[1], n_cells))
     # a block holds one product's flows for a chunk of samples in float64, a few times over
     # while it is assembled: cap it near 256 MB (results do not depend on the chunk size)
-    per_sample = 4 * 8 * n_labels * n_cells + 8 * 24 * len(REGIONS) * len(ELEMENTS) * years.size
+    per_sample = 4 * 8 * n_labels * n_cells + 8 * 16 * len(scenarios) * len(inputs.regions.countries) * len(ELEMENTS) * years.size
     chunk = max(1, min(chunk_size, (256 << 20) // per_sample))
     flow_shape = (len(scenarios),) + cell_shape[:2] + (len(FLOW_STAGES), cell_shape[-1])
     total = np.zeros(flow_shape + (samples,), dtype=np.float32) if with_total else None
@@ -516,7 +532,7 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
         shares = np.empty((len(scenarios),) + cell_shape[:2] + (1, cell_shape[-1], samples), dtype=np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
             for si in range(len(scenarios)):
-                sales, rec = total[si, :, :, 0], total[si, :, :, 5]
+                sales, rec = total[si, :, :, SALES], total[si, :, :, RECOVERED]
                 shares[si, :, :, 0] = np.where(sales > 0, rec / np.where(sales > 0, sales, 1.0), np.nan)
         for li in range(n_labels):
             si = li if li < len(scenarios) else li - len(scenarios) + 1
@@ -539,6 +555,23 @@ def _check_choice(kind, values, allowed):
         raise InputDataError(f"unknown {kind} {bad[0]!r}; expected one of {', '.join(allowed)}{hint}")
 
 
+def resolve_regions(regs, asked) -> list[str]:
+    """Canonical region codes for ``asked``: country codes or groupings, case-insensitive;
+    ``all`` (the default) gives the seven regions of urbanmine 0.1 and WORLD, ``countries``
+    every country."""
+    from .regions import SEVEN, WORLD
+
+    out = []
+    for code in (asked or ["all"]):
+        if str(code).lower() == "all":
+            out.extend([*SEVEN, WORLD])
+        elif str(code).lower() == "countries":
+            out.extend(regs.countries)
+        else:
+            out.append(regs.resolve(code))
+    return list(dict.fromkeys(out))
+
+
 def _out_years(years, data_years):
     if years is None:
         return data_years
@@ -558,13 +591,15 @@ def _out_years(years, data_years):
 def estimate(regions=None, years=None, products=None, elements=None, scenario=DEFAULT_SCENARIO,
              samples: int = 0, seed=None, profiles=None, data=None, model=None, *, demand=None,
              inflow_at: str = "middle", chunk_size: int = 1000, inputs: EstimateInputs | None = None,
-             progress=None, scenarios_out: list | None = None):
+             progress=None, scenarios_out: list | None = None, region_groups=None):
     """Rare earths by scenario, region, product, element, stage and year, as a tidy DataFrame.
 
     Parameters
     ----------
     regions : list of str, optional
-        Region codes (``CHN, EU27, USA, JPN, KOR, IND, ROW`` or ``WORLD``); default all and WORLD.
+        Country codes (ISO 3166-1 alpha-3) or regions (groupings of countries: ``EU27``, ``G7``,
+        ``AFRICA``, ... or a user's), case-insensitive; ``all`` (the default) is the seven regions
+        ``CHN, EU27, USA, JPN, KOR, IND, ROW`` and ``WORLD``, ``countries`` every country.
     years : (int, int) or list of int, optional
         Output years: a ``(first, last)`` range or a list; default every data year. The model
         always runs from the first data year so that stocks are right.
@@ -585,6 +620,8 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario=DE
     demand : str, optional
         Demand path of the inflow data (``stated``, ``accelerated``) for every scenario,
         overriding the scenarios' own.
+    region_groups : path-like, optional
+        A CSV of a user's own groupings (``region,member``), added to the shipped ones.
     scenarios_out : list, optional
         Filled with the resolved :class:`~urbanmine.scenarios.Scenario` objects (for metadata).
 
@@ -601,10 +638,8 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario=DE
         raise InputDataError(f"samples = {samples!r}, expected an integer >= 0")
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise InputDataError(f"chunk_size = {chunk_size!r}, expected an integer >= 1")
-    inputs = inputs or load_inputs(profiles, data, model)
-    all_regions = [*REGIONS, AGGREGATE]
-    regions = list(all_regions if not regions else regions)
-    _check_choice("region", regions, all_regions)
+    inputs = inputs or load_inputs(profiles, data, model, region_groups)
+    regions = resolve_regions(inputs.regions, regions)
     products = [p for p in (products or list(inputs.profiles)) if p != TOTAL_PRODUCT] or list(inputs.profiles)
     _check_choice("product", products, list(inputs.profiles))
     products = list(dict.fromkeys(products))

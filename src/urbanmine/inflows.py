@@ -1,9 +1,15 @@
-"""Regional inflows (sales, installations) by demand path, region, product, segment and year.
+"""Inflows (sales, installations) by demand path, country or region, product, segment and year.
 
 The shipped table ``data/inflows.csv`` is built by ``scripts/build_data.py`` from the raw inputs
 in ``data-raw/`` (see ``data/README.md``). Columns::
 
-    demand,region,product,segment,year,value,unit,method,source
+    demand,region,product,segment,year,value,unit,method,source,split_key
+
+``region`` is a country code or a region (a grouping of countries, :mod:`urbanmine.regions`).
+A region's row gives the total of its members: countries with rows of their own keep them, and
+the rest of the total is split over the other members in proportion to ``split_key`` (a key of
+``data/split_keys.csv``: ``population``, ``gdp_ppp``, ``mobile_subscriptions``). So a user adding
+a product can give inflows for a few regions or for WORLD only (:func:`country_inflows`).
 
 ``value`` is units put into use per year in ``unit`` (``device/yr``, ``vehicle/yr``,
 ``MW/yr``); ``method`` says how each value was obtained and ``source`` lists source keys of
@@ -21,13 +27,15 @@ import numpy as np
 from .defaults import default_dir
 from .errors import InputDataError
 
-__all__ = ["REGIONS", "AGGREGATE", "INFLOW_COLUMNS", "load_inflows", "load_regions", "load_demand_paths",
-           "inflow_array"]
+__all__ = ["INFLOW_COLUMNS", "load_inflows", "load_demand_paths", "load_split_keys", "country_inflows",
+           "data_dir"]
 
-REGIONS = ("CHN", "EU27", "USA", "JPN", "KOR", "IND", "ROW")
-"""Region codes, in canonical order. ``WORLD`` is their sum."""
-AGGREGATE = "WORLD"
 INFLOW_COLUMNS = ("demand", "region", "product", "segment", "year", "value", "unit", "method", "source")
+
+
+def data_dir(data) -> Path:
+    """The data directory ``data`` (default: the shipped ``data/``), checked to be a directory."""
+    return _data_dir(data)
 
 
 def _data_dir(data) -> Path:
@@ -48,27 +56,25 @@ def _read_csv(path: Path, columns):
     return read_table(path, columns)
 
 
-def load_regions(data=None):
-    """The regions table (``code,name,definition``)."""
-    path = _data_dir(data) / "regions.csv"
-    return _read_csv(path, ("code", "name", "definition"))
-
-
 def load_demand_paths(data=None):
     """The demand paths of the inflow data (``demand,description``)."""
     path = _data_dir(data) / "demand_paths.csv"
     return _read_csv(path, ("demand", "description"))
 
 
-def load_inflows(data=None):
+def load_inflows(data=None, regions=None):
     """Read and validate ``inflows.csv``; return a pandas DataFrame.
+
+    ``regions`` (:class:`~urbanmine.regions.Regions`, default: those of ``data``) says which
+    codes the ``region`` column may hold; codes are normalised to their canonical spelling.
 
     Raises
     ------
     InputDataError
         One line naming the file, the row (as ``line N``), the field, the value and what was
-        expected: unknown region, non-numeric, negative or missing values, non-integer years,
-        duplicates, gaps in years, or series that cover different years.
+        expected: unknown region, a region row without a known split key, non-numeric, negative
+        or missing values, non-integer years, duplicates, gaps in years, or series that cover
+        different years.
     """
     import pandas as pd
 
@@ -83,12 +89,29 @@ def load_inflows(data=None):
         if bad.any():
             i = int(np.argmax(bad.to_numpy()))
             raise InputDataError(f"{path}, line {line(i)}: {col} is empty")
-    bad_region = ~df["region"].isin(REGIONS)
-    if bad_region.any():
-        i = int(np.argmax(bad_region.to_numpy()))
+    if regions is None:
+        from .regions import load_regions
+
+        regions = load_regions(data)
+    canon = {}
+    for code in df["region"].unique():
+        try:
+            canon[code] = regions.resolve(code)
+        except InputDataError as exc:
+            i = int(np.argmax((df["region"] == code).to_numpy()))
+            raise InputDataError(f"{path}, line {line(i)}: region: {exc}") from None
+    df["region"] = df["region"].map(canon)
+    if "split_key" not in df.columns:
+        df["split_key"] = np.nan
+    grouped = ~df["region"].map(regions.is_country)
+    keys = ("population", "gdp_ppp", "mobile_subscriptions")
+    bad_key = grouped & ~df["split_key"].isin(keys)
+    if bad_key.any():
+        i = int(np.argmax(bad_key.to_numpy()))
         raise InputDataError(
-            f"{path}, line {line(i)}: region = {df['region'].iloc[i]!r}, expected one of "
-            f"{', '.join(REGIONS)} ({AGGREGATE} is computed as their sum)"
+            f"{path}, line {line(i)}: split_key = {df['split_key'].iloc[i]!r} for region "
+            f"{df['region'].iloc[i]}, expected one of {', '.join(keys)} (how the region's total is "
+            "split over its countries)"
         )
     year = pd.to_numeric(df["year"], errors="coerce")
     bad_year = year.isna() | (year != year.round())
@@ -136,21 +159,46 @@ def load_inflows(data=None):
         p = units[units > 1].index[0]
         raise InputDataError(f"{path}: product {p} has more than one unit: "
                              f"{', '.join(sorted(df[df['product'] == p]['unit'].unique()))}")
-    # every region for every demand path, product and segment
-    combos = df.groupby(["demand", "product", "segment"])["region"].nunique()
-    lacking = combos[combos != len(REGIONS)]
-    if len(lacking):
-        s, p, g = lacking.index[0]
-        have = set(df[(df.demand == s) & (df["product"] == p) & (df.segment == g)].region)
-        raise InputDataError(
-            f"{path}: demand {s}, product {p}, segment {g} lacks region "
-            f"{sorted(set(REGIONS) - have)[0]}; expected all of {', '.join(REGIONS)}"
-        )
     return df
 
 
-def inflow_array(inflows, demand: str, product: str, segments, regions=REGIONS):
-    """Inflow as an array ``[region, segment, year]`` [unit/yr] and its years.
+def load_split_keys(data=None, regions=None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Split keys of ``data/split_keys.csv``: key -> (years, values ``[country, year]``).
+
+    The table is wide (``key,country,unit,source,1990,...,2060``); countries in the order of
+    ``regions.countries``. A country missing from a key is an error.
+    """
+    import pandas as pd
+
+    path = _data_dir(data) / "split_keys.csv"
+    df = _read_csv(path, ("key", "country", "unit", "source"))
+    if regions is None:
+        from .regions import load_regions
+
+        regions = load_regions(data)
+    year_cols = [c for c in df.columns if c.isdigit()]
+    years = np.array([int(c) for c in year_cols])
+    out = {}
+    for key, sub in df.groupby("key", sort=False):
+        vals = sub.set_index("country")[year_cols].apply(pd.to_numeric, errors="coerce")
+        missing = [c for c in regions.countries if c not in vals.index]
+        if missing:
+            raise InputDataError(f"{path}: key {key} has no row for country {missing[0]}")
+        arr = vals.reindex(regions.countries).to_numpy(dtype=float)
+        if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            raise InputDataError(f"{path}: key {key} has a missing or negative value")
+        out[key] = (years, arr)
+    return out
+
+
+def country_inflows(inflows, keys, regions, demand: str, product: str, segments) -> tuple[np.ndarray, np.ndarray]:
+    """Inflow of every country ``[country, segment, year]`` [unit/yr] and its years.
+
+    Country rows are taken as they are. Region rows are handled from the smallest region to the
+    largest: the region's value minus what its members already have (their own rows, or a
+    smaller region's split) is split over its remaining members in proportion to the row's
+    ``split_key``. A region whose members already exceed its value is an error; so is a region
+    whose members all have their own rows but do not add up to it.
 
     Raises :class:`InputDataError` for an unknown demand path, product or segment.
     """
@@ -166,10 +214,50 @@ def inflow_array(inflows, demand: str, product: str, segments, regions=REGIONS):
             raise InputDataError(
                 f"no inflows for segment {s!r} of product {product!r}; the data has {', '.join(sorted(have))}"
             )
-    years = np.sort(sub["year"].unique())
-    cube = sub.set_index(["region", "segment", "year"])["value"]
-    import pandas as pd
-
-    idx = pd.MultiIndex.from_product([list(regions), list(segments), years])
-    arr = cube.reindex(idx).to_numpy().reshape(len(regions), len(segments), years.size)
-    return arr, years
+    years = np.sort(inflows["year"].unique())
+    n_c = len(regions.countries)
+    out = np.zeros((n_c, len(segments), years.size))
+    for j, seg in enumerate(segments):
+        rows = sub[sub["segment"] == seg]
+        table = rows.pivot_table(index="region", columns="year", values="value", aggfunc="sum").reindex(columns=years)
+        if table.isna().any().any():
+            r = table.index[table.isna().any(axis=1)][0]
+            raise InputDataError(f"inflows: demand {demand}, product {product}, segment {seg}, region {r} "
+                                 "does not cover every year")
+        values = np.zeros((n_c, years.size))
+        assigned = np.zeros(n_c, bool)
+        countries = [r for r in table.index if regions.is_country(r)]
+        if countries:
+            idx = regions.index(countries)
+            values[idx] = table.loc[countries].to_numpy()
+            assigned[idx] = True
+        groups = sorted((r for r in table.index if not regions.is_country(r)),
+                        key=lambda g: len(regions.members(g)))
+        key_of = rows.drop_duplicates("region").set_index("region")["split_key"]
+        for g in groups:
+            idx = regions.index(regions.members(g))
+            total = table.loc[g].to_numpy()
+            rest = total - values[idx].sum(axis=0)
+            tol = 1e-5 * np.maximum(total, 1.0)
+            if np.any(rest < -tol):
+                y = years[np.argmax(rest < -tol)]
+                raise InputDataError(
+                    f"inflows: {product}/{seg}, demand {demand}: the members of {g} already have "
+                    f"{values[idx].sum(axis=0)[years == y][0]:g} in {y}, more than {g}'s {total[years == y][0]:g}"
+                )
+            open_ = idx[~assigned[idx]]
+            if open_.size == 0:
+                if np.any(np.abs(rest) > tol):
+                    y = years[np.argmax(np.abs(rest) > tol)]
+                    raise InputDataError(f"inflows: {product}/{seg}, demand {demand}: every member of {g} has "
+                                         f"its own rows, but they do not add up to {g}'s value in {y}")
+                continue
+            kyears, karr = keys[key_of[g]]
+            pos = np.searchsorted(kyears, np.clip(years, kyears[0], kyears[-1]))  # held outside its years
+            k = karr[open_][:, pos]
+            denom = k.sum(axis=0)
+            share = np.where(denom > 0, k / np.where(denom > 0, denom, 1.0), 1.0 / open_.size)
+            values[open_] = np.maximum(rest, 0.0) * share
+            assigned[open_] = True
+        out[:, j] = values
+    return out, years

@@ -11,7 +11,7 @@ A scenario is a TOML file (schema in the README, shipped ones in ``scenarios/``)
     [[levers]]
     parameter = "liberation"                 # see PARAMETERS
     product = "ev_traction_motor"            # a product, or "*"
-    region = "EU27"                          # a region code, or "*"
+    region = "EU27"                          # a country, a grouping of countries, or "*"
     year = [2029, 2030]                      # a path: linear between years, flat outside
     value = [0.01, 0.90]
     from_year = 2029                         # optional: applies from this year on only
@@ -41,10 +41,11 @@ Parameters (:data:`PARAMETERS`)
 
 Resolution
 ----------
-The base's levers come first, then the file's own. For one parameter, product, region and year
-the lever that applies is the most specific one in force that year (a named product before
-``"*"``, then a named region before ``"*"``); among equally specific levers the later one wins
-(so a scenario overrides its base). A lever with ``from_year`` is in force from that year on;
+The base's levers come first, then the file's own. A lever set for a grouping of countries
+(``EU27``, ``G7``, a user's grouping) applies to each member country. For one parameter, product,
+country and year the lever that applies is the most specific one in force that year (a named
+product before ``"*"``; then a country before a grouping before ``"*"``); among equally specific
+levers the later one wins (so a scenario overrides its base). A lever with ``from_year`` is in force from that year on;
 before it, whatever applied without it (a base's lever, or for ``collection`` the fitted model).
 ``technology_shift`` levers are kept apart per ``from``/``to`` pair.
 """
@@ -131,17 +132,21 @@ class Scenario:
     levers: list[Lever]
     path: Path | None = None
     chain: list[str] = field(default_factory=list)  # names from the root base to this one
+    regions: object = None  # urbanmine.regions.Regions the lever regions refer to
+    _cache: dict = field(default_factory=dict, repr=False)
 
     # -- lookup ---------------------------------------------------------------------------
-    def _candidates(self, parameter, product, region, technology_from=None, technology_to=None):
-        """Matching levers, least specific first (later ones override earlier ones)."""
+    def _candidates(self, parameter, product, technology_from=None, technology_to=None):
+        """Levers for ``parameter`` and ``product``, least specific first: a named product beats
+        ``"*"``, then a country beats a grouping beats ``"*"``, then a later lever an earlier one."""
         found = []
         for i, lv in enumerate(self.levers):
-            if lv.parameter != parameter or lv.product not in (product, "*") or lv.region not in (region, "*"):
+            if lv.parameter != parameter or lv.product not in (product, "*"):
                 continue
             if parameter == "technology_shift" and (lv.technology_from, lv.technology_to) != (technology_from, technology_to):
                 continue
-            found.append(((lv.product != "*", lv.region != "*", i), lv))
+            level = self.regions.specificity(lv.region) if self.regions is not None else int(lv.region != "*")
+            found.append(((lv.product != "*", level, i), lv))
         return [lv for _, lv in sorted(found, key=lambda x: x[0])]
 
     def shifts(self, product: str) -> list[tuple[str, str]]:
@@ -150,22 +155,32 @@ class Scenario:
                  if lv.parameter == "technology_shift" and lv.product in (product, "*")]
         return list(dict.fromkeys(pairs))
 
-    def paths(self, parameter: str, product: str, regions, years, technology_from=None,
-              technology_to=None):
-        """``(value, low, high)`` arrays ``[region, year]``, or None if no lever applies at all.
+    def _region_mask(self, region, countries) -> np.ndarray:
+        if region == "*":
+            return np.ones(len(countries), bool)
+        members = set(self.regions.members(region)) if self.regions is not None else {region}
+        return np.array([c in members for c in countries])
 
-        Cells where no lever is in force (before every applicable ``from_year``) are NaN.
+    def paths(self, parameter: str, product: str, countries, years, technology_from=None,
+              technology_to=None):
+        """``(value, low, high)`` arrays ``[country, year]``, or None if no lever applies at all.
+
+        Cells where no lever is in force (before every applicable ``from_year``) are NaN. A
+        lever set for a grouping applies to each of its member countries.
         """
         years = np.asarray(years, dtype=float)
-        out = np.full((3, len(regions), years.size), np.nan)
-        for i, r in enumerate(regions):
-            for lv in self._candidates(parameter, product, r, technology_from, technology_to):
-                on = years >= (lv.from_year if lv.from_year is not None else -np.inf)
-                for j, w in enumerate(("value", "low", "high")):
-                    out[j, i] = np.where(on, lv.at(years, w), out[j, i])
-        if np.all(np.isnan(out[0])):
-            return None
-        return out[0], out[1], out[2]
+        key = (parameter, product, technology_from, technology_to, tuple(countries), years.tobytes())
+        if key in self._cache:
+            return self._cache[key]
+        out = np.full((3, len(countries), years.size), np.nan)
+        for lv in self._candidates(parameter, product, technology_from, technology_to):
+            on = years >= (lv.from_year if lv.from_year is not None else -np.inf)
+            cells = self._region_mask(lv.region, countries)[:, None] & on[None, :]
+            for j, w in enumerate(("value", "low", "high")):
+                out[j] = np.where(cells, lv.at(years, w)[None, :], out[j])
+        result = None if np.all(np.isnan(out[0])) else (out[0], out[1], out[2])
+        self._cache[key] = result
+        return result
 
     def describe(self) -> list[dict]:
         """The levers in force, one dict per lever (for ``scenarios show`` and the metadata)."""
@@ -248,9 +263,14 @@ def _parse_levers(data, path, problems, context) -> list[Lever]:
             bad("product", f"= {product!r}, expected \"*\" or one of {', '.join(products)}")
             ok = False
         region = lv.get("region", "*")
-        if region != "*" and regions is not None and region not in regions:
-            bad("region", f"= {region!r}, expected \"*\" or one of {', '.join(regions)}")
-            ok = False
+        if region != "*" and regions is not None:
+            try:
+                region = regions.resolve(region) if hasattr(regions, "resolve") else region
+                if not hasattr(regions, "resolve") and region not in regions:
+                    raise InputDataError(f"unknown region {region!r}")
+            except InputDataError as exc:
+                bad("region", f"= {lv.get('region')!r}: {exc}")
+                ok = False
         tfrom, tto = lv.get("from"), lv.get("to")
         if param == "technology_shift":
             if product == "*":
@@ -397,7 +417,7 @@ def _context(profiles, regions, demand_paths, references):
         technologies[name] = {f"{s}/{t}" for s, t in prof.technologies}
     return {  # None: not checked (listing scenarios without the data at hand)
         "products": None if profiles is None else list(profiles),
-        "regions": None if regions is None else list(regions),
+        "regions": regions,
         "demand_paths": None if demand_paths is None else list(demand_paths),
         "references": references,
         "technologies": technologies,
@@ -448,10 +468,11 @@ def _load_chain(name_or_path, search_dirs, context, problems, seen) -> Scenario 
     levers = _parse_levers(data, path, problems, context)
     if len(problems) > start:
         return None
+    regions = context["regions"] if hasattr(context["regions"], "resolve") else None
     return Scenario(
         name=name, description=desc.strip(), demand=demand,
         levers=(base.levers if base is not None else []) + levers, path=path,
-        chain=(base.chain if base is not None else []) + [name],
+        chain=(base.chain if base is not None else []) + [name], regions=regions,
     )
 
 

@@ -58,14 +58,23 @@ class Regions:
         """The canonical spelling of ``code`` (case-insensitive); an error with a suggestion."""
         found = self._upper.get(str(code).upper())
         if found is None:
-            close = difflib.get_close_matches(str(code).upper(), list(self._upper), n=1, cutoff=0.6)
-            hint = f" (did you mean {self._upper[close[0]]!r}?)" if close else ""
+            hint = self.suggest(code)
             raise InputDataError(
                 f"unknown {what} {code!r}{hint}; expected a country code (ISO 3166-1 alpha-3, e.g. "
                 f"DEU, GBR, BRA) or a region ({', '.join([*sorted(self.groups), WORLD])}); "
                 "'urbanmine regions' lists them"
             )
         return found
+
+    def suggest(self, word: str, codes=None) -> str:
+        """`` (did you mean 'XXX'?)`` for a mistyped code or a country's name, or ``''``."""
+        upper = {c.upper(): c for c in codes} if codes is not None else self._upper
+        by_name = {n.upper(): c for c, n in self.names.items() if c.upper() in upper}
+        close = difflib.get_close_matches(str(word).upper(), list(by_name), n=1, cutoff=0.75)
+        if close:
+            return f" (did you mean {by_name[close[0]]!r}, {self.names[by_name[close[0]]]}?)"
+        close = difflib.get_close_matches(str(word).upper(), list(upper), n=1, cutoff=0.6)
+        return f" (did you mean {upper[close[0]]!r}?)" if close else ""
 
     def is_country(self, code: str) -> bool:
         return code in self._index
@@ -137,8 +146,7 @@ def _check_members(regions: Regions, path, df, user):
     known = {c.upper(): c for c in regions.codes}
     for i, r in enumerate(df.itertuples(index=False)):
         if str(r.member).upper() not in known:
-            close = difflib.get_close_matches(str(r.member).upper(), list(known), n=1, cutoff=0.6)
-            hint = f" (did you mean {known[close[0]]!r}?)" if close else ""
+            hint = regions.suggest(r.member)
             raise InputDataError(
                 f"{path}, line {i + 2}: member = {r.member!r} is not a country code or region{hint}; "
                 "expected an ISO 3166-1 alpha-3 code or a region name"
@@ -177,8 +185,7 @@ def _add_user_groups(regions: Regions, path: Path) -> Regions:
     for i, r in enumerate(df.itertuples(index=False)):
         m = str(r.member).strip()
         if m.upper() not in upper:
-            close = difflib.get_close_matches(m.upper(), list(upper), n=1, cutoff=0.6)
-            hint = f" (did you mean {upper[close[0]]!r}?)" if close else ""
+            hint = regions.suggest(m, list(upper.values()))
             raise InputDataError(f"{path}, line {i + 2}: member = {m!r} is not a country code or region{hint}; "
                                  "expected an ISO 3166-1 alpha-3 code or a region name")
         if upper[m.upper()] == WORLD:

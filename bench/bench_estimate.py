@@ -34,6 +34,14 @@ def run(cmd):
     return wall, rss
 
 
+def _has_pyarrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=10_000)
@@ -44,9 +52,14 @@ def main(argv=None):
         base = [exe, "estimate", "--region", "all", "--overwrite", "-q"]
         det = [run(base + ["--out", f"{d}/det.csv"]) for _ in range(a.repeat)]
         mc = run(base + ["--samples", str(a.samples), "--seed", "1", "--out", f"{d}/mc.csv"])
+        mc1000 = run(base + ["--samples", "1000", "--seed", "1", "--out", f"{d}/mc1000.csv"])
         help_wall = min(run([exe, "--help"])[0] for _ in range(a.repeat))
+        countries = [exe, "estimate", "--region", "countries", "--overwrite", "-q"]
+        c_csv = run(countries + ["--out", f"{d}/countries.csv"])
+        c_parquet = run(countries + ["--out", f"{d}/countries.parquet", "--format", "parquet"]) \
+            if _has_pyarrow() else (None, None)
     report = {
-        "benchmark": "urbanmine estimate --region all, all products and elements, 1990-2060",
+        "benchmark": "urbanmine estimate --region all (seven regions and WORLD, computed from 235 countries) and --region countries, all products and elements, 1990-2060",
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
@@ -56,7 +69,14 @@ def main(argv=None):
         "monte_carlo_samples": a.samples,
         "monte_carlo_seconds": round(mc[0], 2),
         "monte_carlo_peak_rss_mb": mc[1] and round(mc[1], 1),
-        "targets": {"deterministic_seconds": 2.0, "monte_carlo_seconds": 30.0, "monte_carlo_peak_mb": 2048},
+        "monte_carlo_1000_seconds": round(mc1000[0], 2),
+        "monte_carlo_1000_peak_rss_mb": mc1000[1] and round(mc1000[1], 1),
+        "every_country_deterministic_csv_seconds": round(c_csv[0], 2),
+        "every_country_deterministic_csv_peak_rss_mb": c_csv[1] and round(c_csv[1], 1),
+        "every_country_deterministic_parquet_seconds": c_parquet[0] and round(c_parquet[0], 2),
+        "targets": {"deterministic_seconds": 2.0, "monte_carlo_seconds": 30.0, "monte_carlo_peak_mb": 2048,
+                    "monte_carlo_1000_seconds": 60.0, "monte_carlo_1000_peak_mb": 4096,
+                    "every_country_deterministic_seconds": 5.0},
     }
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -351,7 +351,8 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
 
 
 def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v, inflow_at, check):
-    """All flow stages ``[S, region, element, stage, year]`` of one product under one scenario."""
+    """The flow stages of one product under one scenario: a list in the order of
+    :data:`FLOW_STAGES`, each ``[S, country, element, year]`` (S may be 1 where nothing varies)."""
     years = prep.years
     vd = {name: (None if v is None else v[:, i]) for i, name in enumerate(LEVER_DRAWS)}
     countries = prep.countries
@@ -389,21 +390,24 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
     collected = eol * collection[:, :, None, :]
     liberated = collected * liberation[:, :, None, :]
     recovered = liberated * process_yield[:, :, None, :]
-    return np.stack([sales, stock, eol, collected, liberated, recovered], axis=3)
+    return [sales, stock, eol, collected, liberated, recovered]  # FLOW_STAGES, each [S, country, E, T]
 
 
-def _cells(flows, yi, membership, ei):
-    """``[S, country, E, 6, T]`` -> ``[S, region_out, E_out, 6, Y]``.
+def _cells(stages, yi, membership, ei):
+    """Stage arrays ``[S, country, E, T]`` -> ``[S, region_out, E_out, stage, Y]``.
 
-    Output years are taken, countries summed into the asked regions (``membership`` ``[region,
-    country]``, 0/1) and the REE total added.
+    Output years are taken first, then the countries are summed into the asked regions
+    (``membership`` ``[region, country]``, 0/1, one matrix product per stage) and the REE total
+    is added.
     """
-    f = flows if len(yi) == flows.shape[-1] and np.all(np.diff(yi) == 1) else flows[..., yi]
-    n, _, e = f.shape[:3]
-    out = np.empty((n, membership.shape[0], e + 1) + f.shape[3:])
-    # one matrix product: [region, country] x [country, S*E*6*Y]
-    grouped = membership @ np.moveaxis(f, 1, 0).reshape(f.shape[1], -1)
-    out[:, :, :e] = np.moveaxis(grouped.reshape((membership.shape[0], n) + f.shape[2:]), 0, 1)
+    n = max(a.shape[0] for a in stages)
+    e = stages[0].shape[2]
+    all_years = len(yi) == stages[0].shape[-1] and np.all(np.diff(yi) == 1)
+    out = np.empty((n, membership.shape[0], e + 1, len(stages), len(yi)))
+    for k, a in enumerate(stages):
+        a = a if all_years else a[..., yi]
+        grouped = np.tensordot(a, membership, axes=([1], [1]))  # [S, E, Y, region]
+        out[:, :, :e, k] = np.moveaxis(grouped, -1, 1)
     out[:, :, :e].sum(axis=2, out=out[:, :, e])
     if list(ei) != list(range(e + 1)):
         out = out[:, :, ei]

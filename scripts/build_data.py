@@ -503,18 +503,10 @@ def regressors():
     g = g.rename(columns={g.columns[3]: "gdp"})
     hist = {code: g[g.Entity == name].set_index("Year")["gdp"] for code, name in OWID_GDP_NAMES.items()}
     frames = []
-    for code in cfg["eu_panel"] + ["EU27"]:
-        s = hist[code].dropna()
-        if s.empty:
-            continue
-        frames.append(pd.DataFrame({"region": code, "year": s.index.astype(int), "gdp_per_capita_ppp": s.to_numpy(),
-                                    "unit": GDP_UNIT, "method": "reported", "source": "OWID_WB_GDPPC_PPP"}))
     world = hist["World"]
     g_world = (world[2024] / world[2014]) ** 0.1 - 1
     for r in REGIONS:
         s = hist["World" if r == "ROW" else r]
-        if r == "EU27":
-            frames = [f for f in frames if f.region.iloc[0] != "EU27"]
         last = int(s.index.max())
         vals = np.zeros(YEARS.size)
         method = np.empty(YEARS.size, dtype=object)
@@ -580,10 +572,6 @@ def _country_gdp(g, g_world, skip):
 def policy_years():
     cfg = A["collection"]
     rows = []
-    for code in cfg["eu_panel"]:
-        for cat in ("weee_all", "small_electronics"):
-            rows.append((code, cat, cfg["eu_law_year"], "WEEE Directive 2002/96/EC producer financing (all EU/EEA states take 2005; assumption)",
-                         f"{cfg['eu_law_source']};{ASSUMED}"))
     for r, cats in cfg["policy"].items():
         for cat, v in cats.items():
             year = "" if v["year"] == "none" else int(v["year"])
@@ -593,15 +581,55 @@ def policy_years():
     # Directives (assumption until country-coded law years are compiled)
     by_region = {(r, cat): (row[2], row[3], row[4]) for row in rows for r, cat in [(row[0], row[1])]}
     eea = dict(pd.read_csv(RAW / "country_codes_eurostat.csv")[["code", "name"]].itertuples(index=False))
+    coded = _country_law_years()
     for code in COUNTRIES["code"]:
         if code in REGIONS:
             continue
         home = "EU27" if code in MEMBERS["EU27"] or code in eea else "ROW"
-        for cat in ("weee_all", "small_electronics", "vehicles"):
-            year, instrument, source = by_region[(home, cat)]
+        for cat in CATEGORIES_FIT:
+            if (code, cat) in coded:
+                rows.append((code, cat, *coded[(code, cat)]))
+                continue
+            base = "small_electronics" if cat == "mobile_phones" else cat
+            year, instrument, source = by_region[(home, base)]
             note = f"as {home} (inherited" + (", EEA/UK under the EU Directives" if home == "EU27" and code not in MEMBERS["EU27"] else "") + ")"
             rows.append((code, cat, year, f"{note}: {instrument}", f"{source};{ASSUMED}"))
+    for r in REGIONS:  # phones follow the small-electronics law of the seven regions
+        year, instrument, source = by_region[(r, "small_electronics")]
+        rows.append((r, "mobile_phones", year, instrument, source))
     return pd.DataFrame(rows, columns=["region", "category", "year", "instrument", "source"])
+
+
+CATEGORIES_FIT = ("weee_all", "small_electronics", "mobile_phones", "vehicles")
+
+
+def _country_law_years():
+    """Country-coded take-back law years (``data-raw/law_years.csv``, compiled with a citation and
+    URL per row; see ``data-raw/law_years_notes.md``).
+
+    Only an obligation in force nationally counts as a law (``status = in_force``); sub-national
+    programmes (USA, Canada, Bosnia's Federation), framework laws without EEE obligations in force
+    (Chile, Ukraine), instruments on paper only (Jordan, Rwanda, Cameroon) and policies count as
+    none, with their status stated. A country's WEEE law also covers small electronics and phones
+    unless a row of their own says otherwise.
+    """
+    path = RAW / "law_years.csv"
+    if not path.exists():
+        return {}
+    d = pd.read_csv(path, dtype=str, keep_default_na=False)
+    out = {}
+    for r in d.itertuples(index=False):
+        counts = r.status == "in_force" and r.year
+        year = int(r.year) if counts else ""
+        check = "" if r.verified == "yes" else "; UNVERIFIED"
+        what = f"{r.instrument} [status {r.status}{check}; {r.source_citation}; {r.source_url}]"
+        src = "LAW_YEARS_COMPILED" if r.verified == "yes" else f"LAW_YEARS_COMPILED;{ASSUMED}"
+        out[(r.iso3, r.category)] = (year, what, src)
+    for (code, cat), v in list(out.items()):
+        if cat == "weee_all":
+            for sub in ("small_electronics", "mobile_phones"):
+                out.setdefault((code, sub), (v[0], f"as weee_all: {v[1]}", v[2]))
+    return out
 
 
 def _read_waselee():
@@ -623,20 +651,23 @@ def collection_observations(gdp):
     rows = []
     have_gdp = set(zip(gdp.region, gdp.year))
 
-    def add(region, year, cat, rate, method, source, use=1, reason=""):
+    def add(region, year, cat, rate, method, source, use=1, reason="", definition="generated"):
         if use and rate > 1:
             use, reason = 0, cfg["exclude_above_one_reason"]
         if use and (region, year) not in have_gdp:
             use, reason = 0, cfg["exclude_no_gdp_reason"]
-        rows.append((region, int(year), cat, round(float(rate), 6), 1.0, use, reason, method, source))
+        rows.append((region, int(year), cat, round(float(rate), 6), 1.0, use, reason, method, source, definition))
 
     src = "EUROSTAT_ENV_WASELEE_2020DL"
+    iso = dict(pd.read_csv(RAW / "country_codes_eurostat.csv")[["name", "code"]].itertuples(index=False))
+    d = d.assign(geo=d.geo.map(lambda g: iso.get(g, g)))
+    panel = [iso[c] for c in cfg["eu_panel"]]
     col = d[(d.waste == "TOTAL") & (d.wst_oper == "COL") & (d.unit == "AVG_3Y") & (d.year >= cfg["panel_first_year"])]
     for r in col.itertuples():
         if r.geo in ("EU27_2020", "EU28"):
             add(r.geo, r.year, "weee_all", r.value / 100, "reported", src, 0, cfg["exclude_aggregate_reason"])
-        elif r.geo in cfg["eu_panel"] or r.geo == "LI":
-            add(r.geo, r.year, "weee_all", r.value / 100, "reported", src)
+        elif r.geo in panel or r.geo == "LIE":
+            add(r.geo, r.year, "weee_all", r.value / 100, "reported", src, definition="pom_3y")
     itt = d[(d.waste == "EE_ITT") & (d.unit == "T") & d.wst_oper.isin(["COL", "MKT"])]
     piv = itt.pivot_table(index=["geo", "year"], columns="wst_oper", values="value")
     for (geo, year), v in piv.iterrows():
@@ -649,12 +680,12 @@ def collection_observations(gdp):
         method = "derived_collected_over_avg_pom_3y"
         if geo in ("EU27_2020", "EU28"):
             add(geo, year, "small_electronics", rate, method, src, 0, cfg["exclude_aggregate_reason"])
-        elif geo in cfg["eu_panel"] or geo == "LI":
-            add(geo, year, "small_electronics", rate, method, src)
+        elif geo in panel or geo == "LIE":
+            add(geo, year, "small_electronics", rate, method, src, definition="pom_3y")
     man = pd.read_csv(RAW / "anchors_collection.csv")
     eu = man[(man.region == "EU27") & (man.metric == "collection_rate_pct_of_avg_POM_3y")]
     for r in eu.itertuples():
-        add("EU27", r.year, "weee_all", r.value / 100, "reported", r.source)
+        add("EU27", r.year, "weee_all", r.value / 100, "reported", r.source, definition="pom_3y")
     elv = man[(man.metric == "documented_collection_share")]
     for r in elv.itertuples():
         add(r.region, r.year, "vehicles", r.value / 100, "derived_treated_over_deregistered", r.source)
@@ -664,9 +695,34 @@ def collection_observations(gdp):
         add(r.region, r.year, cat, r.value / 100, "reported" if r.derived == 0 else "derived", r.source,
             0, cfg["exclude_gem_reason"])
     ic = cfg["india_case_study"]
-    add(ic["region"], ic["year"], ic["category"], ic["rate"], "derived_midpoint_case_study", ic["source"])
+    add(ic["region"], ic["year"], ic["category"], ic["rate"], "derived_midpoint_case_study", ic["source"], 0,
+        cfg["superseded_reason"])
+    # UN SDG 12.5.1 (2020 release, from the Global E-waste Monitor 2020): documented formally
+    # collected and recycled / generated, by country
+    rcy = pd.read_csv(RAW / "unsdg2020_en_ewt_rcyv.csv")
+    gen = pd.read_csv(RAW / "unsdg2020_en_ewt_genv.csv")
+    m = rcy.merge(gen, on=["geo_area", "year"])
+    codes = COUNTRIES.set_index("m49")["code"]
+    m = m[m.geo_area.isin(codes.index)].sort_values(["geo_area", "year"])
+    m["code"] = m.geo_area.map(codes)
+    repeated = m.groupby("geo_area")["en_ewt_rcyv"].diff() == 0
+    for r, rep in zip(m.itertuples(), repeated):
+        if rep:
+            add(r.code, r.year, "weee_all", r.en_ewt_rcyv / r.en_ewt_genv, "derived_recycled_over_generated",
+                "UNSDG_EWASTE_2020", 0, cfg["sdg_repeated_reason"])
+        else:
+            add(r.code, r.year, "weee_all", r.en_ewt_rcyv / r.en_ewt_genv, "derived_recycled_over_generated",
+                "UNSDG_EWASTE_2020")
+    # India's official figures: collected and processed / generated (CPCB estimate), by fiscal year
+    for ind in cfg["india_cpcb"]:
+        add("IND", ind["year"], "weee_all", ind["collected_t"] / ind["generated_t"], "derived_collected_over_generated",
+            ind["source"])
+    # mobile phones: the only phone-specific rates found
+    for ph in cfg["phones"]:
+        add(ph["region"], ph["year"], "mobile_phones", ph["rate"], ph["method"], ph["source"], ph.get("use", 1),
+            ph.get("reason", ""))
     df = pd.DataFrame(rows, columns=["region", "year", "category", "rate", "weight", "use", "exclusion_reason",
-                                     "method", "source"])
+                                     "method", "source", "definition"])
     n_used = df[df.use == 1].groupby("region").size()
     df["weight"] = np.where(df.use == 1, 1.0 / df.region.map(n_used).fillna(1.0), 0.0).round(6)
     df.insert(4, "unit", "1")

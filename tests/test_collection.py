@@ -56,47 +56,58 @@ def test_weights_equal_repetition():
     np.testing.assert_allclose(fit_arrays(x, y, w), fit_arrays(x[rep], y[rep], np.ones(rep.size)), atol=1e-6)
 
 
-def _synthetic_data(tmp_path, beta, tau=4.0, n_regions=12, seed=0):
-    """Observations drawn from a known model, with the regressor and policy tables."""
+def _synthetic_data(tmp_path, beta, tau=4.0, n_regions=24, seed=0, effect_sd=0.5):
+    """Observations drawn from a known model with country effects, and its regressor and policy
+    tables; a third of the countries report rates over put-on-market (definition pom_3y)."""
     rng = np.random.default_rng(seed)
     regions = [f"R{i:02d}" for i in range(n_regions)]
+    effects = dict(zip(regions, rng.normal(0, effect_sd, n_regions)))
     years = np.arange(2000, 2021)
     gdp_rows, pol_rows, obs_rows = [], [], []
     for i, r in enumerate(regions):
-        gdp = 5000 * 1.03 ** (years - 2000) * (1 + i)
+        gdp = 5000 * 1.03 ** (years - 2000) * (1 + i % 12)
         law = 2000 + (i % 6) * 3 if i % 4 else None
+        definition = "pom_3y" if i % 3 == 0 else "generated"
         for y, g in zip(years, gdp):
             gdp_rows.append((r, y, g))
         for cat in CATEGORIES:
             pol_rows.append((r, cat, law if law is not None else ""))
             for y, g in zip(years, gdp):
-                if cat == "vehicles" and y % 5:
+                if cat in ("vehicles", "mobile_phones") and y % 5:
                     continue
-                x = design_matrix(g, y, np.nan if law is None else law, cat, tau)
-                p = _logistic(x @ beta)
-                obs_rows.append((r, y, cat, rng.binomial(500, p) / 500, "1", 1.0, 1))
+                x = design_matrix(g, y, np.nan if law is None else law, cat, tau, definition)
+                p = _logistic(x @ beta + effects[r])
+                obs_rows.append((r, y, cat, rng.binomial(500, p) / 500, "1", 1.0, 1, definition))
     pd.DataFrame(gdp_rows, columns=["region", "year", "gdp_per_capita_ppp"]).to_csv(tmp_path / "regressors.csv", index=False)
     pd.DataFrame(pol_rows, columns=["region", "category", "year"]).to_csv(tmp_path / "policy_years.csv", index=False)
-    obs = pd.DataFrame(obs_rows, columns=["region", "year", "category", "rate", "unit", "weight", "use"])
+    obs = pd.DataFrame(obs_rows, columns=["region", "year", "category", "rate", "unit", "weight", "use", "definition"])
     obs.to_csv(tmp_path / "collection_observations.csv", index=False)
-    return obs
+    return obs, effects
 
 
 def test_fit_recovers_a_known_model_through_files(tmp_path):
-    beta = np.array([-1.0, 0.5, 1.2, 0.4, -0.3])
-    _synthetic_data(tmp_path, beta, tau=4.0)
+    beta = np.array([-1.0, 0.5, 1.2, 0.4, -1.5, -0.3, 0.3])
+    _, effects = _synthetic_data(tmp_path, beta, tau=4.0)
     m = fit(data=tmp_path, tau=4.0)
-    np.testing.assert_allclose(m.coefficients, beta, atol=0.08)
+    # the coefficients come back within their standard errors (the country effects add noise
+    # that the cluster-robust errors account for)
+    se = np.sqrt(np.diag(m.covariance))
+    assert np.all(np.abs(m.coefficients - beta) < 3 * se + 0.05)
     assert m.tau == 4.0
+    # the country effects (partial pooling) track the true ones, shrunk and centred
+    true = np.array([effects[r] for r in sorted(effects)])
+    est = np.array([m.country_effects[r][0] for r in sorted(effects)])
+    assert np.corrcoef(true, est)[0, 1] > 0.9
+    assert m.region_effect_sd == pytest.approx(0.5, rel=0.4)
     cv = m.metadata["cross_validation"]
-    assert cv["kfold"]["mae_pp"] < 3 and cv["leave_one_region_out"]["r2"] > 0.8
+    assert cv["kfold"]["mae_pp"] < 12 and cv["leave_one_country_out"]["r2"] > 0.5
 
 
 def test_save_load_gives_identical_predictions(tmp_path):
     m = load_model()
     m.save(tmp_path / "m.json")
     m2 = load_model(tmp_path / "m.json")
-    x = design_matrix([3000, 50000], [2010, 2040], [np.nan, 2005], ["vehicles", "small_electronics"], m.tau)
+    x = design_matrix([3000, 50000], [2010, 2040], [np.nan, 2005], ["vehicles", "mobile_phones"], m.tau)
     np.testing.assert_array_equal(_logistic(x @ m.coefficients), _logistic(x @ m2.coefficients))
     np.testing.assert_array_equal(m.covariance, m2.covariance)
     with pytest.raises(Exception, match="won't be overwritten"):
@@ -105,22 +116,28 @@ def test_save_load_gives_identical_predictions(tmp_path):
 
 def test_sampled_rates_follow_the_fitted_uncertainty():
     """The estimate's sampler: z = 0 gives the central rates, and over many draws the linear
-    predictor has mean x'beta and variance x' Sigma x + sd^2 (the model's stated uncertainty)."""
+    predictor has mean x'beta + u and variance x' Sigma x + sd_u^2, where an observed country has
+    its own effect u and posterior sd and an unobserved one 0 and the between-country sd."""
     m = load_model()
-    x = projection_features(m, ["EU27", "IND"], [2010, 2040], "small_electronics")  # [R, T, F]
+    codes = ["DEU", "ZZZ"]  # an observed country, and one the model has never seen
+    x = projection_features(m, ["DEU", "IND"], [2010, 2040], "mobile_phones")  # [R, T, F]
+    effects = m.effects(codes)
+    assert effects[0][1] == 0.0 and effects[1][1] == m.region_effect_sd
+    assert codes[0] in m.country_effects and effects[0][0] == m.country_effects["DEU"][0]
     n_f, n_r = len(FEATURES), 2
-    central = m.rates(x)[0]
-    np.testing.assert_allclose(m.rates(x, np.zeros((1, n_f + n_r)))[0], central, rtol=1e-12)
+    central = m.rates(x, effects=effects)[0]
+    np.testing.assert_allclose(m.rates(x, np.zeros((1, n_f + n_r)), effects)[0], central, rtol=1e-12)
     n = 200_000
     z = np.random.default_rng(42).standard_normal((n, n_f + n_r))
-    lin = np.log(m.rates(x, z) / (1 - m.rates(x, z)))  # back to the logit scale, [S, R, T]
-    mean_expected = x @ m.coefficients
-    var_expected = np.einsum("rtf,fg,rtg->rt", x, m.covariance, x) + m.region_effect_sd ** 2
+    r = m.rates(x, z, effects)
+    lin = np.log(r / (1 - r))  # back to the logit scale, [S, R, T]
+    mean_expected = x @ m.coefficients + effects[0][:, None]
+    var_expected = np.einsum("rtf,fg,rtg->rt", x, m.covariance, x) + effects[1][:, None] ** 2
     se_mean = np.sqrt(var_expected / n)
     assert np.all(np.abs(lin.mean(axis=0) - mean_expected) < 5 * se_mean)
     # the sample variance of n normal draws has relative standard error sqrt(2 / n) = 0.3 %
     np.testing.assert_allclose(lin.var(axis=0), var_expected, rtol=5 * np.sqrt(2 / n))
-    # regions get independent effects: the two regions' draws correlate only through beta
+    # countries get independent effects: they correlate only through beta
     cov_between = np.cov(lin[:, 0, 1], lin[:, 1, 1])[0, 1]
     expected_between = x[0, 1] @ m.covariance @ x[1, 1]
     assert abs(cov_between - expected_between) < 0.02 * var_expected.max()
@@ -148,13 +165,17 @@ def test_shipped_model_metadata():
     assert all(len(h) == 64 for h in d["training_data"]["sha256"].values())
     assert {"numpy", "scipy", "scikit-learn"} <= set(d["versions"])
     assert d["training_data"]["n_by_category"]["vehicles"] == 1
+    assert d["training_data"]["n_by_category"]["mobile_phones"] == 2
+    # observations from every continent, not only Europe
+    assert set(d["training_data"]["n_by_continent"]) >= {"AFRICA", "ASIA", "EUROPE", "LATIN_AMERICA_CARIBBEAN",
+                                                       "NORTHERN_AMERICA", "OCEANIA"}
     assert (ROOT / "models" / "collection_rate.md").exists()
 
 
 def test_projection_shape_and_policy_effect():
     m = load_model()
     regs = ["EU27", "USA"]
-    r = project(m, regs, [2000, 2030], "small_electronics")
+    r = project(m, regs, [2000, 2030], "weee_all")
     assert r.shape == (2, 2) and np.all((r > 0) & (r < 1))
     assert r[0, 1] > r[0, 0]  # the EU's law matures
     # with the same GDP, a region with a law collects more than one without (policy coef > 0)
@@ -204,11 +225,11 @@ def test_bad_observation_files(tmp_path, content, fragment):
 
 
 def test_calibrate_command_on_synthetic_data(tmp_path):
-    _synthetic_data(tmp_path, np.array([-1.0, 0.5, 1.2, 0.4, -0.3]))
+    _synthetic_data(tmp_path, np.array([-1.0, 0.5, 1.2, 0.4, -1.5, -0.3, 0.3]))
     out = tmp_path / "model.json"
     res = CliRunner().invoke(main, ["calibrate", "--data", str(tmp_path), "--out", str(out), "--tau", "4"])
     assert res.exit_code == 0, res.output
-    assert "leave one region out: MAE" in res.output
+    assert "leave one country out: MAE" in res.output and "leave one continent out: MAE" in res.output
     assert "policy" in res.output
     m = load_model(out)
     assert m.tau == 4.0

@@ -421,12 +421,13 @@ def calibrate(obs_path, data_dir, out_path, tau, overwrite):
     click.echo(f"{'feature':<20} {'coefficient':>12} {'std. error':>11}")
     for f, c, s in zip(FEATURES, model.coefficients, se):
         click.echo(f"{f:<20} {c:>12.4f} {s:>11.4f}")
-    click.echo(f"region effect sd (logit): {model.region_effect_sd:.3f}")
+    click.echo(f"country effect sd (logit): {model.region_effect_sd:.3f}; {len(model.country_effects)} observed "
+               "countries keep their own (partially pooled) effect")
     cv = d["cross_validation"]
     click.echo(f"in sample: MAE {d['fit']['in_sample']['mae_pp']:.2f} pp, R2 {d['fit']['in_sample']['r2']:.3f}")
     click.echo(f"{cv['kfold']['k']}-fold CV: MAE {cv['kfold']['mae_pp']:.2f} pp, R2 {cv['kfold']['r2']:.3f}")
-    click.echo(f"leave one region out: MAE {cv['leave_one_region_out']['mae_pp']:.2f} pp, "
-               f"R2 {cv['leave_one_region_out']['r2']:.3f}")
+    for name in ("leave_one_country_out", "leave_one_continent_out"):
+        click.echo(f"{name.replace('_', ' ')}: MAE {cv[name]['mae_pp']:.2f} pp, R2 {cv[name]['r2']:.3f}")
     text = model_card(model, list(SEVEN), data_dir)
     model.save(out_path, overwrite)
     with atomic_write(card, overwrite) as fh:

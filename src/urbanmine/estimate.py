@@ -322,6 +322,7 @@ class _Prepared:
     years: np.ndarray
     x: np.ndarray | None  # collection-model features [country, T, F], or None
     countries: list = None
+    effects: tuple = None  # the collection model's country effects (mean, sd) [logit]
     u: np.ndarray | None = None  # [S, knobs] profile draws
     z: np.ndarray | None = None  # [S, F + country] collection-model draws
     v: np.ndarray | None = None  # [S, len(LEVER_DRAWS)] lever draws
@@ -340,7 +341,7 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
     x = None
     if prof.collection_category is not None:
         x = projection_features(inputs.model, countries, years, prof.collection_category, inputs.data_dir)
-    prep = _Prepared(prof, seg_of_k, inflow, years, x, countries)
+    prep = _Prepared(prof, seg_of_k, inflow, years, x, countries, inputs.model.effects(countries))
     if samples:
         ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
         rng = np.random.default_rng(ss)
@@ -382,7 +383,7 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
                 f"no collection category; add a lever with parameter = \"collection\" and "
                 f"product = \"{product}\" or \"*\""
             )
-        model = inputs.model.rates(prep.x, z)  # [S, country, T]
+        model = inputs.model.rates(prep.x, z, prep.effects)  # [S, country, T]
         collection = model if collection is None else np.where(np.isnan(collection), model, collection)
     collection = np.clip(collection, 0.0, 1.0)
     liberation = _required(scen, "liberation", product, years, vd["liberation"], countries)

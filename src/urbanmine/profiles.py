@@ -56,7 +56,7 @@ _TOP_KEYS = {
 _EOL_KEYS = {"route", "collection_category"}
 _SCENARIO_KEYS = {"collection", "liberation", "process_yield"}
 """End-of-life rates are scenario choices (:mod:`urbanmine.scenarios`), not profile data."""
-COLLECTION_CATEGORIES = ("weee_all", "small_electronics", "vehicles")
+COLLECTION_CATEGORIES = ("weee_all", "small_electronics", "mobile_phones", "vehicles")
 """Categories of the collection-rate model (see :mod:`urbanmine.collection`)."""
 
 

@@ -124,7 +124,13 @@ def region_names(countries):
         rows.append((code, name, f"UN geographic region {name} (World Population Prospects 2019)", "UNWPP2019"))
     rows.append(("AMERICAS", "Americas", "Latin America and the Caribbean plus Northern America", "UNWPP2019"))
     rows.append(("WORLD", "World", "Every country (computed, not stored)", "UNWPP2019"))
-    return pd.DataFrame(rows, columns=["code", "name", "definition", "source"])
+    for code in C["single_countries"]:
+        rows.append((code, countries.set_index("code").loc[code, "name"], "a country (one of the seven regions of urbanmine 0.1)", "UNWPP2019"))
+    df = pd.DataFrame(rows, columns=["code", "name", "definition", "source"])
+    # the regions '--region all' gives: the seven of 0.1 and WORLD, in their usual order
+    order = {c: i + 1 for i, c in enumerate(C["all_regions"])}
+    df.insert(3, "all_order", df["code"].map(order).fillna(0).astype(int))
+    return df
 
 
 def _held(table: pd.DataFrame) -> pd.DataFrame:
@@ -498,7 +504,6 @@ GDP_UNIT = "int$/person (PPP, constant 2021)"
 
 def regressors():
     """GDP per capita: history for every observed and target region, projections for targets."""
-    cfg = A["collection"]
     g = pd.read_csv(RAW / "owid_worldbank_gdp_per_capita_ppp.csv")
     g = g.rename(columns={g.columns[3]: "gdp"})
     hist = {code: g[g.Entity == name].set_index("Year")["gdp"] for code, name in OWID_GDP_NAMES.items()}

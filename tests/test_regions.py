@@ -9,7 +9,9 @@ from click.testing import CliRunner
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
 from urbanmine.estimate import estimate, load_inputs
-from urbanmine.regions import SEVEN, WORLD, load_regions
+from urbanmine.regions import WORLD, load_regions
+
+SEVEN = ("CHN", "EU27", "USA", "JPN", "KOR", "IND", "ROW")  # the regions of 0.1, what --region all gives
 
 ROOT = Path(__file__).parents[1]
 EU27 = ["AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN", "IRL",
@@ -34,6 +36,7 @@ def test_shipped_groupings():
     un = ["AFRICA", "ASIA", "EUROPE", "LATIN_AMERICA_CARIBBEAN", "NORTHERN_AMERICA", "OCEANIA"]
     assert sum(len(regs.members(r)) for r in un) == 235
     assert regs.resolve("gbr") == "GBR" and regs.resolve("eu27") == "EU27"
+    assert regs.default == [*SEVEN, WORLD]  # --region all, from data/regions.csv
     with pytest.raises(InputDataError, match="did you mean 'EU27'"):
         regs.resolve("EU28")
     with pytest.raises(InputDataError, match="did you mean 'DEU', Germany"):

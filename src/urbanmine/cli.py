@@ -408,7 +408,7 @@ def calibrate(obs_path, data_dir, out_path, tau, overwrite):
 
     from .collection import FEATURES, fit, model_card
     from .io import atomic_write, check_writable
-    from .regions import SEVEN as SEVEN
+    from .regions import load_regions
 
     card = str(Path(out_path).with_suffix(".md"))
     check_writable(out_path, overwrite)
@@ -428,7 +428,11 @@ def calibrate(obs_path, data_dir, out_path, tau, overwrite):
     click.echo(f"{cv['kfold']['k']}-fold CV: MAE {cv['kfold']['mae_pp']:.2f} pp, R2 {cv['kfold']['r2']:.3f}")
     for name in ("leave_one_country_out", "leave_one_continent_out"):
         click.echo(f"{name.replace('_', ' ')}: MAE {cv[name]['mae_pp']:.2f} pp, R2 {cv[name]['r2']:.3f}")
-    text = model_card(model, list(SEVEN), data_dir)
+    try:  # the card projects the regions '--region all' reports, where the data define them
+        card_regions = [r for r in load_regions(data_dir).default if r != "WORLD"]
+    except UrbanmineError:
+        card_regions = []
+    text = model_card(model, card_regions, data_dir)
     model.save(out_path, overwrite)
     with atomic_write(card, overwrite) as fh:
         fh.write(text)

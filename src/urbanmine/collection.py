@@ -588,22 +588,27 @@ def project(model: CollectionModel, regions, years, category: str, data=None) ->
     return _logistic(x @ model.coefficients)
 
 
-def projection_features(model: CollectionModel, regions, years, category: str, data=None) -> np.ndarray:
-    """Design matrix ``[region, year, feature]`` for projections."""
-    gdp_table, policy_table = load_training_tables(data)
+def projection_features(model: CollectionModel, regions, years, category: str, data=None, tables=None) -> np.ndarray:
+    """Design matrix ``[region, year, feature]`` for projections (rates over generated).
+
+    ``tables`` are the (GDP, law-year) tables of :func:`load_training_tables`, read from ``data``
+    when not given.
+    """
+    gdp_table, policy_table = tables if tables is not None else load_training_tables(data)
     years = np.asarray(years)
-    gdp = np.empty((len(regions), years.size))
-    law = np.full(len(regions), np.nan)
-    for i, r in enumerate(regions):
-        s = gdp_table[gdp_table["region"] == r].set_index("year")["gdp_per_capita_ppp"]
-        missing = sorted(set(years.tolist()) - set(s.index))
-        if missing:
-            raise InputDataError(f"no GDP per capita for region {r} in {missing[0]} (regressors.csv)")
-        gdp[i] = s.reindex(years).to_numpy()
-        p = policy_table[(policy_table["region"] == r) & (policy_table["category"] == category)]
-        if p.empty:
-            raise InputDataError(f"no policy entry for region {r}, category {category} (policy_years.csv)")
-        law[i] = p["year"].iloc[0]
+    regions = list(regions)
+    gdp = (gdp_table.pivot_table(index="region", columns="year", values="gdp_per_capita_ppp")
+           .reindex(index=regions, columns=years))
+    if gdp.isna().any().any():
+        r = gdp.index[gdp.isna().any(axis=1)][0]
+        y = gdp.columns[gdp.loc[r].isna()][0]
+        raise InputDataError(f"no GDP per capita for region {r} in {y} (regressors.csv)")
+    pol = policy_table[policy_table["category"] == category].drop_duplicates("region").set_index("region")["year"]
+    missing = [r for r in regions if r not in pol.index]
+    if missing:
+        raise InputDataError(f"no policy entry for region {missing[0]}, category {category} (policy_years.csv)")
+    law = pol.reindex(regions).to_numpy(dtype=float)
+    gdp = gdp.to_numpy()
     cat = np.full(gdp.shape, category)
     return design_matrix(gdp, years[None, :], law[:, None], cat, model.tau)
 

@@ -82,6 +82,7 @@ class EstimateInputs:
     profile_dir: object = None
     regions: object = None  # urbanmine.regions.Regions: the countries and their groupings
     keys: dict = None  # split keys of the data (urbanmine.inflows.load_split_keys)
+    tables: tuple = None  # GDP and law-year tables of the collection projections
 
     @property
     def demand_paths(self) -> list[str]:
@@ -108,7 +109,7 @@ def load_inputs(profiles=None, data=None, model=None, regions=None) -> EstimateI
     keys), the collection model, and optionally a user's groupings file ``regions``."""
     from pathlib import Path
 
-    from .collection import load_model
+    from .collection import load_model, load_training_tables
     from .defaults import default_dir
     from .inflows import data_dir as check_data_dir
     from .inflows import load_inflows, load_split_keys
@@ -126,7 +127,8 @@ def load_inputs(profiles=None, data=None, model=None, regions=None) -> EstimateI
     files = sorted(prof_dir.glob("*.toml")) + [data_dir / n for n in (
         "inflows.csv", "countries.csv", "region_groups.csv", "split_keys.csv", "regressors.csv",
         "policy_years.csv")] + [model_path] + ([Path(regions)] if regions is not None else [])
-    return EstimateInputs(profs, inflows, mdl, data_dir, files, prof_dir, regs, keys)
+    return EstimateInputs(profs, inflows, mdl, data_dir, files, prof_dir, regs, keys,
+                          load_training_tables(data_dir))
 
 
 # -- sampling helpers ---------------------------------------------------------------------------
@@ -340,7 +342,7 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
         inflow[d], years = country_inflows(inputs.inflows, inputs.keys, inputs.regions, d, product, segs)
     x = None
     if prof.collection_category is not None:
-        x = projection_features(inputs.model, countries, years, prof.collection_category, inputs.data_dir)
+        x = projection_features(inputs.model, countries, years, prof.collection_category, tables=inputs.tables)
     prep = _Prepared(prof, seg_of_k, inflow, years, x, countries, inputs.model.effects(countries))
     if samples:
         ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
@@ -564,12 +566,12 @@ def resolve_regions(regs, asked) -> list[str]:
     """Canonical region codes for ``asked``: country codes or groupings, case-insensitive;
     ``all`` (the default) gives the seven regions of urbanmine 0.1 and WORLD, ``countries``
     every country."""
-    from .regions import SEVEN, WORLD
+    from .regions import WORLD
 
     out = []
     for code in (asked or ["all"]):
         if str(code).lower() == "all":
-            out.extend([*SEVEN, WORLD])
+            out.extend(regs.default or [WORLD])
         elif str(code).lower() == "countries":
             out.extend(regs.countries)
         else:

@@ -7,7 +7,9 @@ Shipped tables (``data/``, built by ``scripts/build_data.py``):
 * ``region_groups.csv`` (``region,member``): one row per member of a grouping; a member is a
   country or another grouping (e.g. ``AMERICAS`` = ``LATIN_AMERICA_CARIBBEAN`` +
   ``NORTHERN_AMERICA``);
-* ``regions.csv`` (``code,name,definition,source``): names of the groupings.
+* ``regions.csv`` (``code,name,definition,all_order,source``): names of the groupings; the rows
+  with ``all_order > 0`` are what ``--region all`` reports, in that order (the seven regions of
+  urbanmine 0.1, CHN, EU27, USA, JPN, KOR, IND, ROW, and WORLD).
 
 ``WORLD`` is every country. A user's own groupings come from a CSV with exactly the columns
 ``region,member`` (:func:`load_regions` ``extra=``). Codes are matched case-insensitively.
@@ -24,12 +26,10 @@ import numpy as np
 
 from .errors import InputDataError
 
-__all__ = ["WORLD", "SEVEN", "Regions", "load_regions"]
+__all__ = ["WORLD", "Regions", "load_regions"]
 
 WORLD = "WORLD"
 """Every country."""
-SEVEN = ("CHN", "EU27", "USA", "JPN", "KOR", "IND", "ROW")
-"""The regions of urbanmine 0.1, what ``--region all`` gives (with WORLD)."""
 _CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -42,6 +42,7 @@ class Regions:
     groups: dict[str, list[str]]  # direct members: countries or groups
     definitions: dict[str, str] = field(default_factory=dict)
     user_groups: list[str] = field(default_factory=list)
+    default: list[str] = field(default_factory=list)  # what 'all' means (regions.csv all_order)
     _index: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -131,10 +132,14 @@ def load_regions(data=None, extra=None) -> Regions:
     names = dict(zip(countries["code"], countries["name"]))
     names.update(dict(zip(names_df["code"], names_df["name"])))
     definitions = dict(zip(names_df["code"], names_df["definition"]))
+    default = []
+    if "all_order" in names_df.columns:
+        order = names_df[["code", "all_order"]].assign(all_order=lambda d: d["all_order"].astype(int))
+        default = list(order[order.all_order > 0].sort_values("all_order")["code"])
     groups: dict[str, list[str]] = {}
     for r in groups_df.itertuples(index=False):
         groups.setdefault(r.region, []).append(r.member)
-    regions = Regions(codes, names, groups, definitions)
+    regions = Regions(codes, names, groups, definitions, default=default)
     _check_members(regions, d / "region_groups.csv", groups_df, set())
     if extra is not None:
         regions = _add_user_groups(regions, Path(extra))
@@ -196,7 +201,7 @@ def _add_user_groups(regions: Regions, path: Path) -> Regions:
     names.update({g: g for g in user})
     definitions = dict(regions.definitions)
     definitions.update({g: f"user grouping from {path}" for g in user})
-    out = Regions(regions.countries, names, groups, definitions, user)
+    out = Regions(regions.countries, names, groups, definitions, user, regions.default)
     out._source = path
     return out
 

@@ -1,7 +1,9 @@
 r"""The estimate: profiles -> inflows -> stocks -> collection -> recovery, by scenario, as a table.
 
-This is the only module that knows the order of the steps. For every scenario :math:`s`,
-product, region, element (cohort year :math:`c`, calendar year :math:`t`)::
+This is the only module that knows the order of the steps; the steps themselves are the public
+functions of :mod:`urbanmine.pipeline`, over arrays with named dimensions (xarray). Everything is
+computed per country (the base unit) and summed into the asked regions. For every scenario
+:math:`s`, product, country, element (cohort year :math:`c`, calendar year :math:`t`)::
 
     sales[r, e, c]        = sum_k inflow[r, seg(k), c] * share[s, r, k, c] * magnet[k, c] * fraction[k, e, c]   [t/yr]
     in_use_stock, eol     = inflow-driven cohort model of sales, lifetime scaled by the scenario  [t], [t/yr]
@@ -39,12 +41,13 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
 
 from . import units
 from .errors import InputDataError
 from .lifetimes import INFLOW_AT, Lifetime
+from .pipeline import membership_array
 from .profiles import ELEMENTS, Profile, Quantity
-from .stocks import inflow_driven
 
 __all__ = ["STAGES", "STAGE_UNITS", "TOTAL_ELEMENT", "TOTAL_PRODUCT", "estimate", "EstimateInputs",
            "load_inputs", "run", "DEFAULT_SCENARIO"]
@@ -353,29 +356,35 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
     return prep
 
 
-def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v, inflow_at, check):
-    """The flow stages of one product under one scenario: a list in the order of
-    :data:`FLOW_STAGES`, each ``[S, country, element, year]`` (S may be 1 where nothing varies)."""
+def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v, inflow_at, check, n=1):
+    """The flow stages of one product under one scenario (:mod:`urbanmine.pipeline`): a list in
+    the order of :data:`FLOW_STAGES` of DataArrays over ``country``, ``element``, ``year`` (and
+    ``sample`` where the block's ``n`` samples differ)."""
+    from .pipeline import cohort_model, element_sales, end_of_life_chain, named, technology_units
+
     years = prep.years
     vd = {name: (None if v is None else v[:, i]) for i, name in enumerate(LEVER_DRAWS)}
     countries = prep.countries
     shares = _shifted_shares(params.shares, prep.profile, scen, product, years, vd["technology_shift"], countries)
-    inflow = prep.inflow[scen.demand]
-    units_in = inflow[None, :, prep.seg_of_k, :] * shares  # [S, country, K, C]
-    per_unit = params.magnet[:, :, None, :] * params.fractions  # [S, K, E, C] kg/unit
-    sales = np.einsum("srkc,skec->srec", units_in, per_unit) * units.T_PER_KG  # [S, country, E, C]
+    units_in = technology_units(
+        named(prep.inflow[scen.demand], ("country", "segment", "cohort")),
+        named(shares, ("sample", "country", "technology", "cohort")),
+        xr.DataArray(prep.seg_of_k, dims="technology"),
+    )
+    sales = element_sales(units_in, named(params.magnet, ("sample", "technology", "cohort")),
+                          named(params.fractions, ("sample", "technology", "element", "cohort")))
     lifetime = params.lifetime
     factor = _lever(scen, "lifetime_factor", product, years, vd["lifetime_factor"], countries)
     if factor is not None:
         factor = np.where(np.isnan(factor), 1.0, factor)  # no lever in force: the profile's lifetime
     if factor is not None and np.any(factor != 1.0):
         lifetime = lifetime.scaled(factor[:, :, None, :])  # by country and cohort
-    res = inflow_driven(sales, lifetime, inflow_at, check=check)
-    n = max(sales.shape[0], res.stock.shape[0])
-    shape = (n,) + sales.shape[1:]
-    sales = np.broadcast_to(sales, shape)
-    stock = np.broadcast_to(res.stock, shape)
-    eol = np.broadcast_to(res.outflow, shape)
+    # the lifetime's parameters are numpy-shaped [sample, country, element, cohort]: give the
+    # sales every one of those dimensions
+    if "sample" not in sales.dims:
+        sales = sales.expand_dims(sample=n)
+    sales = sales.transpose("sample", "country", "element", "cohort")
+    stock, eol = cohort_model(sales, lifetime, inflow_at, check=check)
     collection = _lever(scen, "collection", product, years, vd["collection"], countries)
     if collection is None or np.any(np.isnan(collection)):
         if prep.x is None:
@@ -387,30 +396,34 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
             )
         model = inputs.model.rates(prep.x, z, prep.effects)  # [S, country, T]
         collection = model if collection is None else np.where(np.isnan(collection), model, collection)
-    collection = np.clip(collection, 0.0, 1.0)
-    liberation = _required(scen, "liberation", product, years, vd["liberation"], countries)
-    process_yield = _required(scen, "process_yield", product, years, vd["process_yield"], countries)
-    collected = eol * collection[:, :, None, :]
-    liberated = collected * liberation[:, :, None, :]
-    recovered = liberated * process_yield[:, :, None, :]
-    return [sales, stock, eol, collected, liberated, recovered]  # FLOW_STAGES, each [S, country, E, T]
+    rate_dims = ("sample", "country", "year")
+    chain = end_of_life_chain(
+        eol,
+        named(np.clip(collection, 0.0, 1.0), rate_dims),
+        named(_required(scen, "liberation", product, years, vd["liberation"], countries), rate_dims),
+        named(_required(scen, "process_yield", product, years, vd["process_yield"], countries), rate_dims),
+    )
+    return [sales.rename(cohort="year"), stock, eol, chain["collected"], chain["liberated"], chain["recovered"]]
 
 
-def _cells(stages, yi, membership, ei):
-    """Stage arrays ``[S, country, E, T]`` -> ``[S, region_out, E_out, stage, Y]``.
+def _cells(stages, yi, membership, ei, n):
+    """Stage DataArrays ``[(sample,) country, element, year]`` -> numpy ``[n, region_out,
+    E_out, stage, Y]``.
 
     Output years are taken first, then the countries are summed into the asked regions
-    (``membership`` ``[region, country]``, 0/1, one matrix product per stage) and the REE total
-    is added.
+    (:func:`urbanmine.pipeline.to_regions`) and the REE total is added.
     """
-    n = max(a.shape[0] for a in stages)
-    e = stages[0].shape[2]
-    all_years = len(yi) == stages[0].shape[-1] and np.all(np.diff(yi) == 1)
-    out = np.empty((n, membership.shape[0], e + 1, len(stages), len(yi)))
-    for k, a in enumerate(stages):
-        a = a if all_years else a[..., yi]
-        grouped = np.tensordot(a, membership, axes=([1], [1]))  # [S, E, Y, region]
-        out[:, :, :e, k] = np.moveaxis(grouped, -1, 1)
+    from .pipeline import to_regions
+
+    e = stages[0].sizes["element"]
+    all_years = len(yi) == stages[0].sizes["year"] and np.all(np.diff(yi) == 1)
+    out = np.empty((n, membership.sizes["region"], e + 1, len(stages), len(yi)))
+    for k, da in enumerate(stages):
+        da = da if all_years else da.isel(year=yi)
+        reg = to_regions(da, membership)
+        if "sample" not in reg.dims:
+            reg = reg.expand_dims(sample=n)
+        out[:, :, :e, k] = reg.transpose("sample", "region", "element", "year").values
     out[:, :, :e].sum(axis=2, out=out[:, :, e])
     if list(ei) != list(range(e + 1)):
         out = out[:, :, ei]
@@ -431,12 +444,14 @@ def _with_share(f):
 def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi, membership, ei, inflow_at, check):
     """Output flow cells of one product for a block of samples: ``[scenario, S, R_out, E_out, 6, Y]``."""
     if central:
-        params, z, v = _product_params(prep.profile, prep.years, None, ELEMENTS), None, None
+        params, z, v, n = _product_params(prep.profile, prep.years, None, ELEMENTS), None, None, 1
     else:
         params = _product_params(prep.profile, prep.years, prep.u[sl], ELEMENTS)
         z = None if prep.x is None else prep.z[sl]
         v = prep.v[sl]
-    per_scen = [_cells(_flows(inputs, prep, product, scen, params, z, v, inflow_at, check), yi, membership, ei)
+        n = v.shape[0]
+    per_scen = [_cells(_flows(inputs, prep, product, scen, params, z, v, inflow_at, check, n), yi, membership,
+                       ei, n)
                 for scen in scenarios]
     n = max(a.shape[0] for a in per_scen)
     return np.stack([np.broadcast_to(a, (n,) + a.shape[1:]) for a in per_scen])
@@ -492,7 +507,7 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     years = prepared[products[0]].years
     yi = np.searchsorted(years, out_years)
     all_elements = [*ELEMENTS, TOTAL_ELEMENT]
-    membership = inputs.regions.membership(regions)
+    membership = membership_array(inputs.regions, regions)
     ei = [all_elements.index(e) for e in elements]
     with_total = len(products) > 1
     args = (yi, membership, ei, inflow_at)

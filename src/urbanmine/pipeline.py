@@ -1,0 +1,124 @@
+"""The stages of the estimate as public functions over named arrays (xarray).
+
+Every array carries named dimensions, matched by name, never by position:
+
+==============  =================================================================
+``sample``      Monte Carlo sample (absent for the central run)
+``country``     ISO 3166-1 alpha-3 code, the base unit
+``region``      a grouping of countries (output)
+``segment``     the split of a product's inflow data (``bev``/``phev``, ``onshore``/``offshore``)
+``technology``  a technology of a product (motor type, drivetrain)
+``element``     ``Nd``, ``Pr``, ``Dy``, ``Tb``
+``cohort``      the year products are sold (put into use)
+``year``        the calendar year of stocks and flows
+==============  =================================================================
+
+A dimension of length one is dropped rather than broadcast (xarray broadcasts by name: a value
+that does not vary by sample or country simply has no such dimension). Each function can be
+called on its own; none reads a file. :mod:`urbanmine.estimate` composes them::
+
+    units    = technology_units(inflow, shares, segment_of)            [unit/yr]
+    sales    = element_sales(units, magnet, fractions)                 [t/yr]
+    stock, end_of_life = cohort_model(sales, lifetime, inflow_at)      [t], [t/yr]
+    chain    = end_of_life_chain(end_of_life, collection, liberation, process_yield)   [t/yr]
+    regional = to_regions(chain["recovered"], membership)              [t/yr]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from . import units as _units
+from .stocks import inflow_driven
+
+__all__ = ["DIMS", "named", "technology_units", "element_sales", "cohort_model", "end_of_life_chain",
+           "to_regions", "membership_array"]
+
+DIMS = ("sample", "country", "region", "segment", "technology", "element", "cohort", "year")
+"""Dimension names, in the canonical order of the numpy arrays behind them."""
+_LIFETIME_ORDER = ("sample", "country", "element", "cohort")
+
+
+def named(values, dims, drop=("sample", "country"), **coords) -> xr.DataArray:
+    """A DataArray of ``values`` with ``dims``; axes in ``drop`` of length one are dropped."""
+    da = xr.DataArray(np.asarray(values), dims=dims, coords={k: v for k, v in coords.items() if k in dims})
+    single = [d for d in drop if d in da.dims and da.sizes[d] == 1 and d not in coords]
+    return da.squeeze(single, drop=True) if single else da
+
+
+def technology_units(inflow: xr.DataArray, shares: xr.DataArray, segment_of: xr.DataArray) -> xr.DataArray:
+    """Units sold of each technology [unit/yr].
+
+    Parameters
+    ----------
+    inflow : DataArray ``[country, segment, cohort]``
+        Products put into use per year, by segment of the inflow data [unit/yr].
+    shares : DataArray ``[technology, cohort]`` (optionally ``sample``, ``country``)
+        Share of each technology within its segment [1].
+    segment_of : DataArray ``[technology]``
+        Integer position of each technology's segment along ``inflow``'s ``segment``.
+    """
+    return inflow.isel(segment=segment_of) * shares
+
+
+def element_sales(units: xr.DataArray, magnet: xr.DataArray, fractions: xr.DataArray) -> xr.DataArray:
+    """Elements sold in new products [t/yr]: units x magnet mass x element mass fraction, summed
+    over technologies.
+
+    ``units`` ``[country, technology, cohort]`` [unit/yr]; ``magnet`` ``[technology, cohort]``
+    [kg/unit]; ``fractions`` ``[technology, element, cohort]`` [1]; any may have ``sample``.
+    Returns ``[country, element, cohort]`` (and ``sample``) [t/yr].
+    """
+    return xr.dot(units, magnet * fractions, dim="technology", optimize=True) * _units.T_PER_KG
+
+
+def cohort_model(sales: xr.DataArray, lifetime, inflow_at: str = "middle", *, check: bool = True):
+    """In-use stock [t] and end-of-life outflow [t/yr] of an inflow-driven cohort model.
+
+    ``sales`` has a ``cohort`` dimension (consecutive years); the results have ``year`` instead.
+    The lifetime's parameters broadcast against the numpy order ``(sample, country, element,
+    cohort)`` of the dimensions ``sales`` has (see :func:`urbanmine.stocks.inflow_driven`): give
+    ``sales`` every dimension the lifetime varies over.
+    """
+    from .errors import DimensionMismatchError
+
+    order = [d for d in _LIFETIME_ORDER if d in sales.dims]
+    extra = [d for d in sales.dims if d not in order]
+    arr = sales.transpose(*extra, *order)
+    res = inflow_driven(arr.values, lifetime, inflow_at, check=check)
+    if np.broadcast_shapes(arr.shape, res.stock.shape) != arr.shape:
+        raise DimensionMismatchError(
+            f"cohort_model: the lifetime varies over more than sales {dict(arr.sizes)}; give sales "
+            "the sample or country dimension the lifetime has"
+        )
+    dims = [*extra, *order[:-1], "year"]
+    coords = {d: arr.coords[d] for d in dims[:-1] if d in arr.coords}
+    if "cohort" in arr.coords:
+        coords["year"] = arr.coords["cohort"].values
+    stock = xr.DataArray(np.broadcast_to(res.stock, arr.shape), dims=dims, coords=coords)
+    outflow = xr.DataArray(np.broadcast_to(res.outflow, arr.shape), dims=dims, coords=coords)
+    return stock, outflow
+
+
+def end_of_life_chain(end_of_life: xr.DataArray, collection, liberation, process_yield) -> xr.Dataset:
+    """Collected, liberated and recovered flows [t/yr] from the end-of-life outflow.
+
+    The three rates [1] are DataArrays over any of ``sample``, ``country``, ``year`` (the year
+    products reach end of life); they broadcast against ``end_of_life`` by name.
+    """
+    collected = end_of_life * collection
+    liberated = collected * liberation
+    recovered = liberated * process_yield
+    return xr.Dataset({"collected": collected, "liberated": liberated, "recovered": recovered})
+
+
+def membership_array(regions, codes) -> xr.DataArray:
+    """0/1 DataArray ``[region, country]`` of the asked ``codes`` (:class:`~urbanmine.regions.Regions`)."""
+    return xr.DataArray(regions.membership(codes), dims=("region", "country"),
+                        coords={"region": list(codes), "country": list(regions.countries)})
+
+
+def to_regions(da: xr.DataArray, membership: xr.DataArray) -> xr.DataArray:
+    """Sum ``da`` over the countries of each region: ``[.., country, ..]`` -> ``[.., region, ..]``."""
+    return xr.dot(membership, da, dim="country", optimize=True)

@@ -11,6 +11,7 @@ A failure found while exploring is fixed, and its example is added to the test w
 ``@example(...)`` so that the deterministic profile keeps checking it.
 """
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -22,3 +23,21 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("ci")
+
+
+@pytest.fixture
+def assert_one_line_error():
+    """Check a CliRunner result: exit code 1, one line 'Error: ...' holding every fragment, no
+    traceback (the project's contract for bad input)."""
+
+    def check(res, *fragments):
+        assert res.exit_code == 1, res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit)
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1, res.output
+        assert lines[0].startswith("Error: ") and "Traceback" not in res.output
+        for f in fragments:
+            assert f in lines[0], (f, lines[0])
+        return lines[0]
+
+    return check

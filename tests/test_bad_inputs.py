@@ -19,18 +19,7 @@ def _run(args):
     return res
 
 
-def _assert_clean_failure(res, *fragments):
-    assert res.exit_code == 1, res.output
-    assert res.exception is None or isinstance(res.exception, SystemExit)
-    lines = [line for line in res.output.splitlines() if line.strip()]
-    assert len(lines) == 1, res.output
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in res.output
-    for f in fragments:
-        assert f in lines[0], (f, lines[0])
-
-
-def test_pickled_model_is_refused_and_never_unpickled(tmp_path, monkeypatch):
+def test_pickled_model_is_refused_and_never_unpickled(tmp_path, monkeypatch, assert_one_line_error):
     loaded = []
     monkeypatch.setattr(pickle, "loads", lambda *a, **k: loaded.append(1))
     monkeypatch.setattr(pickle, "load", lambda *a, **k: loaded.append(1))
@@ -41,12 +30,12 @@ def test_pickled_model_is_refused_and_never_unpickled(tmp_path, monkeypatch):
         model.write_bytes(payload)
         out = tmp_path / "out.csv"
         res = _run([*RUN, "--model", str(model), "--out", str(out)])
-        _assert_clean_failure(res, str(model), "JSON")
+        assert_one_line_error(res, str(model), "JSON")
         assert not out.exists() and not Path(str(out) + ".meta.json").exists()
     assert loaded == []
 
 
-def test_profile_value_the_estimate_cannot_honour_is_rejected(tmp_path):
+def test_profile_value_the_estimate_cannot_honour_is_rejected(tmp_path, assert_one_line_error):
     prof = tmp_path / "profiles"
     shutil.copytree(ROOT / "product_profiles", prof)
     wind = prof / "wind_turbine.toml"
@@ -57,17 +46,17 @@ def test_profile_value_the_estimate_cannot_honour_is_rejected(tmp_path):
                     'liberation = { year = [2029, 2030], central = [0.05, 0.95], assumption = "test" }\n')
     out = tmp_path / "out.csv"
     res = _run([*RUN, "--profiles", str(prof), "--out", str(out)])
-    _assert_clean_failure(res, str(wind), "end_of_life.liberation")
+    assert_one_line_error(res, str(wind), "end_of_life.liberation")
     assert not out.exists()
     res = _run(["profiles", "validate", str(prof)])
     assert res.exit_code == 1 and "end_of_life.liberation" in res.output
 
 
 @pytest.mark.parametrize("option", ["--profiles", "--data"])
-def test_a_file_where_a_directory_is_expected(tmp_path, option):
+def test_a_file_where_a_directory_is_expected(tmp_path, option, assert_one_line_error):
     out = tmp_path / "out.csv"
     res = _run([*RUN, option, str(ROOT / "README.md"), "--out", str(out)])
-    _assert_clean_failure(res, "README.md", "is a file, expected a", "directory")
+    assert_one_line_error(res, "README.md", "is a file, expected a", "directory")
     assert not out.exists()
 
 

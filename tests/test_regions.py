@@ -94,18 +94,14 @@ BAD_GROUPS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_GROUPS))
-def test_bad_regions_files_end_in_one_line_errors(tmp_path, case):
+def test_bad_regions_files_end_in_one_line_errors(tmp_path, case, assert_one_line_error):
     text, fragment, hint = BAD_GROUPS[case]
     path = tmp_path / "groups.csv"
     path.write_text(text)
     out = tmp_path / "out.csv"
     res = CliRunner().invoke(main, ["estimate", "--regions", str(path), "--region", "EU27", "--from", "2030",
                                     "--to", "2030", "--out", str(out), "-q"])
-    assert res.exit_code == 1, res.output
-    lines = [x for x in res.output.splitlines() if x.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in res.output
-    assert fragment in lines[0] and hint in lines[0]
-    assert "groups.csv" in lines[0]
+    assert_one_line_error(res, fragment, hint, "groups.csv")
     assert not out.exists()
 
 

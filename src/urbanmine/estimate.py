@@ -683,13 +683,20 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario=DE
     cols = ["central"] + (list(STAT_COLUMNS) if samples else [])
     shape = res["central"].shape  # [L, P, R, E, stage, Y]
     idx = np.indices(shape).reshape(len(shape), -1)
+    def labels(codes, categories):
+        # categorical columns: built from integer codes without a Python object per row (an
+        # every-country table has millions of rows); they read and write like strings
+        return pd.Categorical.from_codes(codes, categories=list(dict.fromkeys(categories)))
+
+    unit_of = [STAGE_UNITS[s] for s in STAGES]
     df = pd.DataFrame({
-        "scenario": np.array(res["labels"], dtype=object)[idx[0]],
-        "region": np.array(res["regions"], dtype=object)[idx[2]],
-        "product": np.array(res["products"], dtype=object)[idx[1]],
-        "element": np.array(res["elements"], dtype=object)[idx[3]],
-        "stage": np.array(STAGES, dtype=object)[idx[4]],
-        "unit": np.array([STAGE_UNITS[s] for s in STAGES], dtype=object)[idx[4]],
+        "scenario": labels(idx[0], res["labels"]),
+        "region": labels(idx[2], res["regions"]),
+        "product": labels(idx[1], res["products"]),
+        "element": labels(idx[3], res["elements"]),
+        "stage": labels(idx[4], STAGES),
+        "unit": pd.Categorical.from_codes(np.array([sorted(set(unit_of)).index(u) for u in unit_of])[idx[4]],
+                                          categories=sorted(set(unit_of))),
         "year": res["years"][idx[5]],
         "value": res["central"].reshape(-1),
     })

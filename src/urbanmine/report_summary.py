@@ -28,12 +28,18 @@ def summary_text(df) -> str:
     With Monte Carlo columns every number is followed by its p05-p95 range; with several
     scenarios the differences from the first follow, computed per sample.
     """
-    years = sorted(set(df["year"]))
+    import numpy as np
+
+    years = np.unique(df["year"].to_numpy()).tolist()
     shown = [y for y in MILESTONES if y in years] or years[-1:]
-    product = "all" if "all" in set(df["product"]) else df["product"].iloc[0]
+    products = list(df["product"].unique())
+    product = "all" if "all" in products else products[0]
     stats = "p05" in df.columns
-    rec = df[(df["stage"] == "recovered") & (df["product"] == product) & df["year"].isin(shown)]
-    share = df[(df["stage"] == "secondary_share") & (df["product"] == product) & df["year"].isin(shown)]
+    # narrow to the rows summarised first: an every-country table has millions of rows
+    df = df[(df["product"] == product) & df["stage"].isin(["recovered", "secondary_share"])
+            & df["year"].isin(shown)]
+    rec = df[df["stage"] == "recovered"]
+    share = df[df["stage"] == "secondary_share"]
     key = ["scenario", "region", "element", "year"]
     rec_i = rec.set_index(key)
     share_i = share.set_index(key)["value"]

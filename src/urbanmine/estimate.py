@@ -333,16 +333,25 @@ class _Prepared:
     v: np.ndarray | None = None  # [S, len(LEVER_DRAWS)] lever draws
 
 
-def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed) -> _Prepared:
+def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed, idx=None) -> _Prepared:
+    """Inflows, collection features and Monte Carlo draws of one product, for the countries
+    ``idx`` (positions in ``inputs.regions.countries``; default all).
+
+    Draws are made for every country and then selected, so a country's numbers do not depend on
+    which other countries a run needs.
+    """
     from .collection import projection_features
     from .inflows import country_inflows
 
     prof = inputs.profiles[product]
     segs, seg_of_k = _segment_index(prof)
-    countries = inputs.regions.countries
+    every = inputs.regions.countries
+    idx = np.arange(len(every)) if idx is None else np.asarray(idx)
+    countries = [every[i] for i in idx]
     inflow, years = {}, None
     for d in dict.fromkeys(sc.demand for sc in scenarios):
-        inflow[d], years = country_inflows(inputs.inflows, inputs.keys, inputs.regions, d, product, segs)
+        arr, years = country_inflows(inputs.inflows, inputs.keys, inputs.regions, d, product, segs)
+        inflow[d] = arr[idx]
     x = None
     if prof.collection_category is not None:
         x = projection_features(inputs.model, countries, years, prof.collection_category, tables=inputs.tables)
@@ -350,8 +359,10 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
     if samples:
         ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
         rng = np.random.default_rng(ss)
+        n_f = len(inputs.model.coefficients)
         prep.u = rng.random((samples, n_knobs(prof)))
-        prep.z = rng.standard_normal((samples, len(inputs.model.coefficients) + len(countries)))
+        z = rng.standard_normal((samples, n_f + len(every)))
+        prep.z = np.concatenate([z[:, :n_f], z[:, n_f + idx]], axis=1)
         prep.v = rng.random((samples, len(LEVER_DRAWS)))
     return prep
 
@@ -503,11 +514,14 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     and a running per-sample sum of the products' flows (for ``all``) are held at once, so the
     peak grows with cells x samples x 2, not with the number of products.
     """
-    prepared = {p: _prepare(inputs, p, scenarios, samples, seed) for p in products}
+    # only the countries of the asked regions are modelled (every country for WORLD)
+    full = inputs.regions.membership(regions)
+    idx = np.nonzero(full.any(axis=0))[0]
+    prepared = {p: _prepare(inputs, p, scenarios, samples, seed, idx) for p in products}
     years = prepared[products[0]].years
     yi = np.searchsorted(years, out_years)
     all_elements = [*ELEMENTS, TOTAL_ELEMENT]
-    membership = membership_array(inputs.regions, regions)
+    membership = membership_array(inputs.regions, regions).isel(country=idx)
     ei = [all_elements.index(e) for e in elements]
     with_total = len(products) > 1
     args = (yi, membership, ei, inflow_at)
@@ -530,7 +544,7 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     stats = np.empty((4, n_labels, shape[1], n_cells))
     # a block holds one product's flows for a chunk of samples in float64, a few times over
     # while it is assembled: cap it near 256 MB (results do not depend on the chunk size)
-    per_sample = 4 * 8 * n_labels * n_cells + 8 * 16 * len(scenarios) * len(inputs.regions.countries) * len(ELEMENTS) * years.size
+    per_sample = 4 * 8 * n_labels * n_cells + 8 * 16 * len(scenarios) * idx.size * len(ELEMENTS) * years.size
     chunk = max(1, min(chunk_size, (256 << 20) // per_sample))
     flow_shape = (len(scenarios),) + cell_shape[:2] + (len(FLOW_STAGES), cell_shape[-1])
     total = np.zeros(flow_shape + (samples,), dtype=np.float32) if with_total else None

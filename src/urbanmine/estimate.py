@@ -378,7 +378,7 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
     countries = prep.countries
     shares = _shifted_shares(params.shares, prep.profile, scen, product, years, vd["technology_shift"], countries)
     units_in = technology_units(
-        named(prep.inflow[scen.demand], ("country", "segment", "cohort")),
+        named(prep.inflow[scen.demand], ("country", "segment", "cohort"), drop=()),
         named(shares, ("sample", "country", "technology", "cohort")),
         xr.DataArray(prep.seg_of_k, dims="technology"),
     )
@@ -407,12 +407,14 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
             )
         model = inputs.model.rates(prep.x, z, prep.effects)  # [S, country, T]
         collection = model if collection is None else np.where(np.isnan(collection), model, collection)
-    rate_dims = ("sample", "country", "year")
+    # rates have a true country axis (one country is a legitimate run): only a sample axis of
+    # length one is dropped
+    rate_dims, keep = ("sample", "country", "year"), ("sample",)
     chain = end_of_life_chain(
         eol,
-        named(np.clip(collection, 0.0, 1.0), rate_dims),
-        named(_required(scen, "liberation", product, years, vd["liberation"], countries), rate_dims),
-        named(_required(scen, "process_yield", product, years, vd["process_yield"], countries), rate_dims),
+        named(np.clip(collection, 0.0, 1.0), rate_dims, drop=keep),
+        named(_required(scen, "liberation", product, years, vd["liberation"], countries), rate_dims, drop=keep),
+        named(_required(scen, "process_yield", product, years, vd["process_yield"], countries), rate_dims, drop=keep),
     )
     return [sales.rename(cohort="year"), stock, eol, chain["collected"], chain["liberated"], chain["recovered"]]
 

@@ -277,11 +277,26 @@ def _assumptions_html(meta, profiles):
     parts = []
     if meta:
         parts.append("<h3>Run</h3><ul>")
-        for k in ("command", "urbanmine_version", "scenario", "samples", "seed", "inflow_at", "created"):
+        for k in ("command", "urbanmine_version", "samples", "seed", "inflow_at", "created"):
             parts.append(f"<li><b>{html.escape(k)}</b>: {html.escape(str(meta.get(k)))}</li>")
         cm = meta.get("collection_model", {})
         parts.append(f"<li><b>collection model</b>: id {html.escape(str(cm.get('id')))}, "
                      f"tau {html.escape(str(cm.get('tau_yr')))} yr</li></ul>")
+        for sc in meta.get("scenarios", []):
+            upper = " (its 'recovered' is the recoverable upper bound)" if sc["name"] == "technical-potential" else ""
+            parts.append(f"<h3>Scenario {html.escape(sc['name'])}{upper}</h3><p>{html.escape(sc['description'])}; "
+                         f"demand path {html.escape(str(sc['demand']))}; base chain "
+                         f"{html.escape(' → '.join(sc['chain']))}.</p><ul>")
+            for lv in sc["levers"]:
+                path = ", ".join(f"{y}: {v:g}" for y, v in zip(lv["year"], lv["value"])) if len(lv["year"]) > 1 \
+                    else f"{lv['value'][0]:g}"
+                since = f" from {lv['from_year']}" if "from_year" in lv else ""
+                why = ", ".join(lv.get("source", [])) or "assumption"
+                parts.append(f"<li>{html.escape(lv['parameter'])} of {html.escape(lv['product'])} in "
+                             f"{html.escape(lv['region'])}: {html.escape(path)}{html.escape(since)} "
+                             f"[{html.escape(lv.get('status', '-'))}; {html.escape(why)}]"
+                             + (f" — {html.escape(lv['assumption'])}" if lv.get("assumption") else "") + "</li>")
+            parts.append("</ul>")
         parts.append("<h3>Input files (SHA-256)</h3><ul>")
         for f, h in meta.get("inputs_sha256", {}).items():
             parts.append(f"<li><code>{html.escape(Path(f).name)}</code> {html.escape(h[:16])}…</li>")

@@ -75,6 +75,10 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+MAX_FIGURE_REGIONS = 8
+"""Regions drawn in the figures (the first ones of the estimate); the tables list them all."""
+
+
 def _regions(df):
     return list(dict.fromkeys(df["region"]))
 
@@ -247,7 +251,7 @@ def _totals_html(full, scenarios, diffs, has_stats):
 def _fig_scenarios(full, scenarios, plt, has_stats):
     tot, _, element = _total_rows(full)
     rec = tot[tot.stage == "recovered"]
-    regions = list(dict.fromkeys(rec.region))
+    regions = list(dict.fromkeys(rec.region))[:MAX_FIGURE_REGIONS]
     fig, axes = plt.subplots(1, len(regions), figsize=(3.6 * len(regions), 3.0), squeeze=False)
     styles = ["-", "--", ":", "-."]
     greys = ["#111111", "#555555", "#999999", "#333333"]
@@ -371,6 +375,10 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
     df["scenario"] = scenarios[0]
     df = df.reset_index(drop=True)
     df = df[df["element"].isin(["Nd", "Pr", "Dy", "Tb"])]
+    all_regions = _regions(df)
+    drawn = all_regions[:MAX_FIGURE_REGIONS]
+    if len(all_regions) > len(drawn):  # figures for the first regions only; tables keep them all
+        df = df[df["region"].isin(drawn)]
     df.attrs["full"] = full
     if year not in set(df["year"]):
         raise InputDataError(f"--year {year}: not in the estimate (years {int(df.year.min())}-{int(df.year.max())})")
@@ -417,7 +425,8 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
         "line-height:1.4}table{border-collapse:collapse}td,th{border:1px solid #999;padding:3px 8px;"
         "text-align:right}th{background:#eee}img{max-width:100%}</style></head><body>",
         "<h1>Recoverable rare earths from end-of-life products</h1>",
-        f"<p>Scenario <b>{html.escape(scen)}</b>; regions {html.escape(', '.join(_regions(df)))}; "
+        f"<p>Scenario <b>{html.escape(scen)}</b>; regions {html.escape(', '.join(all_regions))}"
+        + (f" (figures show the first {MAX_FIGURE_REGIONS})" if len(all_regions) > MAX_FIGURE_REGIONS else "") + "; "
         f"products {html.escape(', '.join(dict.fromkeys(df['product'])))}; years "
         f"{int(df.year.min())}–{int(df.year.max())}. Source: <code>{html.escape(Path(estimate_path).name)}</code>. "
         "Units: t/yr for flows, t for stocks; the secondary share is recovered over sales (demand) "

@@ -41,3 +41,29 @@ def assert_one_line_error():
         return lines[0]
 
     return check
+
+
+@pytest.fixture
+def gizmo_system(tmp_path):
+    """A factory of tiny systems: one product 'gizmo' (the given profile text) sold in the given
+    regions, with the shipped data otherwise. ``make(profile_text, values)`` where ``values`` maps
+    (region, year) to devices per year; a region that is a grouping is split by population.
+    Returns (profile directory, data directory)."""
+    import shutil
+    from pathlib import Path
+
+    import pandas as pd
+
+    def make(profile_text, values):
+        prof = tmp_path / "profiles"
+        prof.mkdir()
+        (prof / "gizmo.toml").write_text(profile_text)
+        data = tmp_path / "data"
+        shutil.copytree(Path(__file__).parents[1] / "data", data)
+        rows = [("s", r, "gizmo", "all", y, v, "device/yr", "reported", "X", "population" if r == "EU27" else "")
+                for (r, y), v in values.items()]
+        pd.DataFrame(rows, columns=["demand", "region", "product", "segment", "year", "value", "unit", "method",
+                                    "source", "split_key"]).to_csv(data / "inflows.csv", index=False)
+        return prof, data
+
+    return make

@@ -64,21 +64,11 @@ assumption = "test"
 
 
 @pytest.fixture
-def tiny(tmp_path):
-    prof = tmp_path / "profiles"
-    prof.mkdir()
-    (prof / "gizmo.toml").write_text(TINY_PROFILE)
-    data = tmp_path / "data"
-    shutil.copytree(ROOT / "data", data)
-    rows = []
-    for r in ("CHN", "EU27", "USA"):
-        for y in range(2000, 2006):
-            v = {"CHN": 10.0, "EU27": 4.0}.get(r, 0.0) if y == 2000 else (2.0 if (r == "EU27" and y == 2001) else 0.0)
-            rows.append(("s", r, "gizmo", "all", y, v, "device/yr", "reported", "X",
-                         "population" if r == "EU27" else ""))
+def tiny(tmp_path, gizmo_system):
+    values = {(r, y): ({"CHN": 10.0, "EU27": 4.0}.get(r, 0.0) if y == 2000 else (2.0 if (r == "EU27" and y == 2001) else 0.0))
+              for r in ("CHN", "EU27", "USA") for y in range(2000, 2006)}
+    prof, data = gizmo_system(TINY_PROFILE, values)
     (tmp_path / "tiny.toml").write_text(TINY_SCENARIO)
-    pd.DataFrame(rows, columns=["demand", "region", "product", "segment", "year", "value", "unit",
-                                "method", "source", "split_key"]).to_csv(data / "inflows.csv", index=False)
     return prof, data
 
 

@@ -1,6 +1,5 @@
 """Policy scenarios: hand-computed levers, inheritance, paired differences, totals, bad files."""
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -82,20 +81,10 @@ assumption = "test"
 
 
 @pytest.fixture
-def system(tmp_path):
-    prof = tmp_path / "profiles"
-    prof.mkdir()
-    (prof / "gizmo.toml").write_text(PROFILE)
-    data = tmp_path / "data"
-    shutil.copytree(ROOT / "data", data)
-    rows = []
-    for r in ("CHN", "EU27", "USA"):
-        for y in range(2000, 2011):
-            v = {"CHN": 10.0, "EU27": 4.0}.get(r, 0.0)  # devices per year, every year
-            rows.append(("s", r, "gizmo", "all", y, v, "device/yr", "reported", "X",
-                         "population" if r == "EU27" else ""))
-    pd.DataFrame(rows, columns=["demand", "region", "product", "segment", "year", "value", "unit",
-                                "method", "source", "split_key"]).to_csv(data / "inflows.csv", index=False)
+def system(tmp_path, gizmo_system):
+    # devices per year, every year
+    values = {(r, y): {"CHN": 10.0, "EU27": 4.0}.get(r, 0.0) for r in ("CHN", "EU27", "USA") for y in range(2000, 2011)}
+    prof, data = gizmo_system(PROFILE, values)
     scen = tmp_path / "scen"
     scen.mkdir()
     (scen / "base.toml").write_text(BASE)

@@ -68,7 +68,7 @@ class Regions:
         return found
 
     def suggest(self, word: str, codes=None) -> str:
-        """`` (did you mean 'XXX'?)`` for a mistyped code or a country's name, or ``''``."""
+        """A hint such as `` (did you mean 'DEU', Germany?)`` for a mistyped code or a country's name, or ``''``."""
         upper = {c.upper(): c for c in codes} if codes is not None else self._upper
         by_name = {n.upper(): c for c, n in self.names.items() if c.upper() in upper}
         close = difflib.get_close_matches(str(word).upper(), list(by_name), n=1, cutoff=0.75)

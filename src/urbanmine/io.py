@@ -23,7 +23,7 @@ from .errors import InputDataError, OutputExistsError
 
 __all__ = [
     "read_series_csv", "read_table", "check_writable", "atomic_write", "atomic_write_all",
-    "format_float",
+    "format_float", "write_csv",
 ]
 
 
@@ -373,4 +373,42 @@ def _write_table(df, fh, fmt) -> None:
     if fmt == "parquet":
         df.to_parquet(fh, index=False)
     else:
+        write_csv(df, fh)
+
+
+def write_csv(df, fh, *, chunk_rows: int = 200_000) -> None:
+    """Write a tidy table as CSV: floats with 6 significant digits, a missing value as an empty cell.
+
+    The same text as ``df.to_csv(index=False, float_format="%.6g", lineterminator="\n")``,
+    about twice as fast for the label-heavy tables of an estimate (millions of rows for every
+    country): each column is formatted once per chunk of rows and the lines are joined. Tables
+    with a text cell that CSV would need to quote fall back to pandas.
+    """
+    import pandas as pd
+
+    def strings(col):
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = [str(c) for c in col.cat.categories]
+            codes = col.cat.codes.tolist()
+            return ["" if c < 0 else cats[c] for c in codes]
+        if col.dtype.kind in "iub":
+            return list(map(str, col.tolist()))
+        if col.dtype.kind == "f":
+            fmt = "{:.6g}".format
+            return ["" if v != v else fmt(v) for v in col.tolist()]
+        return ["" if v is None or v != v else str(v) for v in col.tolist()]
+
+    def needs_quotes(col):
+        if col.dtype.kind in "iubf":
+            return False
+        values = col.cat.categories if isinstance(col.dtype, pd.CategoricalDtype) else col.dropna().unique()
+        return any(any(ch in str(v) for ch in ',"\n\r') for v in values)
+
+    if any(needs_quotes(df[c]) for c in df.columns) or any("," in str(c) for c in df.columns):
         df.to_csv(fh, index=False, float_format="%.6g", lineterminator="\n")
+        return
+    fh.write(",".join(map(str, df.columns)) + "\n")
+    for start in range(0, len(df), chunk_rows):
+        part = df.iloc[start : start + chunk_rows]
+        cols = [strings(part[c]) for c in part.columns]
+        fh.write("\n".join(map(",".join, zip(*cols))) + "\n")

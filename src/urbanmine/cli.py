@@ -328,6 +328,9 @@ def profiles_show(name, year, as_json, region, scenario, profiles_dir, data_dir)
     prof = profs[name]
     weights = None
     if len(prof.segments) > 1:
+        from .regions import load_regions
+
+        region = load_regions(data_dir).resolve(region, "--region")
         weights = _segment_weights(prof, year, region, scenario, data_dir)
     info = prof.summary(year, weights)
     if as_json:

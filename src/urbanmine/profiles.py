@@ -486,20 +486,25 @@ def load_references(directory=None) -> dict[str, dict]:
     path = directory / "references.toml"
     if not path.exists():
         return {}
-    data = _read_toml(path)
+    data = read_toml(path)
     return {k: v for k, v in data.items() if k != "schema_version" and isinstance(v, dict)}
 
 
-def _read_toml(path: Path) -> dict:
+def read_toml(path: Path, error=ProfileError, what: str = "file") -> dict:
+    """Parse a TOML file; any failure is one ``error`` naming the file (``what`` it should be)."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise ProfileError(f"{path}: file not found") from None
+        raise error(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, expected a {what}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{path}: malformed TOML ({exc})") from None
+        raise error(f"{path}: malformed TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a UTF-8 text file, expected a {what}") from None
     except OSError as exc:
-        raise ProfileError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise error(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 def _parse(data: dict, path, shared_refs: dict) -> tuple[Profile | None, list[str]]:
@@ -609,7 +614,7 @@ def load_profile(path, references: dict | None = None) -> Profile:
     """Load and validate one profile file; raise :class:`ProfileError` listing every problem."""
     path = Path(path)
     refs = load_references(path.parent) if references is None else references
-    profile, problems = _parse(_read_toml(path), path, refs)
+    profile, problems = _parse(read_toml(path), path, refs)
     if problems:
         raise ProfileError(_summarise(problems), problems)
     return profile
@@ -668,7 +673,7 @@ def validate_directory(directory=None) -> tuple[list[str], list[str]]:
     for p in paths:
         files.append(str(p))
         try:
-            data = _read_toml(p)
+            data = read_toml(p)
         except ProfileError as exc:
             problems.append(str(exc))
             continue

@@ -52,15 +52,14 @@ before it, whatever applied without it (a base's lever, or for ``collection`` th
 
 from __future__ import annotations
 
-import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import InputDataError
+from .profiles import _is_number
 
 __all__ = ["PARAMETERS", "SCHEMA_VERSION", "Lever", "Scenario", "load_scenario", "list_scenarios",
            "validate_scenarios", "scenario_dir"]
@@ -74,7 +73,6 @@ PARAMETERS = {
     "lifetime_factor": ("positive", "cohort", "1", "factor on the use lifetime of products sold that year"),
     "technology_shift": ("fraction", "cohort", "1", "fraction of technology 'from' sales moved to 'to'"),
 }
-EOL_PARAMETERS = ("collection", "liberation", "process_yield")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _TOP_KEYS = {"schema_version", "name", "description", "base", "demand", "levers", "note"}
 _LEVER_KEYS = {"parameter", "product", "region", "year", "value", "low", "high", "source",
@@ -213,22 +211,10 @@ class Scenario:
 # -- parsing ------------------------------------------------------------------------------------
 
 
-def _is_number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
 def _read(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise InputDataError(f"{path}: scenario file not found") from None
-    except IsADirectoryError:
-        raise InputDataError(f"{path}: is a directory, expected a scenario TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputDataError(f"{path}: malformed TOML ({exc})") from None
-    except UnicodeDecodeError:
-        raise InputDataError(f"{path}: not a UTF-8 text file, expected a scenario TOML file") from None
+    from .profiles import read_toml
+
+    return read_toml(path, InputDataError, "scenario TOML file")
 
 
 def _parse_levers(data, path, problems, context) -> list[Lever]:

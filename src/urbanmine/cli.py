@@ -380,13 +380,21 @@ def profiles_validate(directory):
     from .profiles import validate_directory
 
     files, problems = validate_directory(directory)
+    _validation_result(files, problems, "profile")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _validation_result(files, problems, kind: str) -> None:
+    """Print every problem and exit 1, or say which files are valid (the validate commands)."""
     for p in problems:
         click.echo(p, err=True)
     if problems:
-        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in "
-                   f"{len(files)} file{'s' if len(files) != 1 else ''}", err=True)
+        click.echo(f"{_plural(len(problems), 'problem')} in {_plural(len(files), 'file')}", err=True)
         sys.exit(1)
-    click.echo(f"{len(files)} profile{'s' if len(files) != 1 else ''} valid: {', '.join(files)}")
+    click.echo(f"{_plural(len(files), kind)} valid: {', '.join(str(f) for f in files)}")
 
 
 @main.command()
@@ -553,13 +561,7 @@ def scenarios_validate(paths, profiles_dir, data_dir):
         files.extend(sorted(q.glob("*.toml")) if q.is_dir() else [q])
     problems = validate_scenarios(files, profiles=profs, regions=regs, demand_paths=demand,
                                   references=refs)
-    for p in problems:
-        click.echo(p, err=True)
-    if problems:
-        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {len(files)} "
-                   f"file{'s' if len(files) != 1 else ''}", err=True)
-        sys.exit(1)
-    click.echo(f"{len(files)} scenario{'s' if len(files) != 1 else ''} valid: {', '.join(str(f) for f in files)}")
+    _validation_result(files, problems, "scenario")
 
 
 if __name__ == "__main__":  # pragma: no cover

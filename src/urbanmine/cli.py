@@ -326,18 +326,18 @@ def profiles_show(name, year, as_json, region, scenario, profiles_dir, data_dir)
     if name not in profs:
         raise InputDataError(f"unknown product {name!r}; expected one of {', '.join(profs)}")
     prof = profs[name]
-    weights = None
-    if len(prof.segments) > 1:
-        from .regions import load_regions
+    from .regions import load_regions
 
-        region = load_regions(data_dir).resolve(region, "--region")
-        weights = _segment_weights(prof, year, region, scenario, data_dir)
-    info = prof.summary(year, weights)
+    regs = load_regions(data_dir)
+    region = regs.resolve(region, "--region")
+    prof.check_regions(regs)
+    weights, mix = _segment_weights(prof, year, region, scenario, data_dir)
+    info = prof.summary(year, weights if len(prof.segments) > 1 else None, technology_shares=mix)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
     click.echo(f"{prof.name} ({name}), unit: {prof.unit}, cohort year {year}")
-    if weights:
+    if len(prof.segments) > 1:
         click.echo("segment weights ({} {} inflow): {}".format(
             region, scenario, ", ".join(f"{k} {v:.3f}" for k, v in weights.items())))
     els = prof.elements
@@ -351,8 +351,12 @@ def profiles_show(name, year, as_json, region, scenario, profiles_dir, data_dir)
 
 
 def _segment_weights(prof, year, region, scenario, data_dir):
+    """The segments' shares of ``region``'s inflow in ``year``, and the technology shares within
+    segments ``[technology]``: the mix of each country's own (regional) shares, weighted by its
+    inflow of the segment (the default mix where the region has no inflow)."""
     from .errors import InputDataError
     from .inflows import country_inflows, load_inflows, load_split_keys
+    from .profiles import variant_index
     from .regions import load_regions
 
     regs = load_regions(data_dir)
@@ -366,20 +370,38 @@ def _segment_weights(prof, year, region, scenario, data_dir):
     arr, years = country_inflows(inflows, load_split_keys(data_dir, regs), regs, scenario, prof.product,
                                  list(prof.segments))
     y = min(max(year, int(years.min())), int(years.max()))
-    by_seg = regs.membership([code]) @ arr[:, :, years == y][:, :, 0]  # [1, segment]
+    member = regs.membership([code])[0]  # [country]
+    flow = arr[:, :, years == y][:, :, 0] * member[:, None]  # [country, segment]
+    by_seg = flow.sum(axis=0)
     total = float(by_seg.sum())
-    if total <= 0:
-        return {s: 1.0 / len(prof.segments) for s in prof.segments}
-    return {s: float(v) / total for s, v in zip(prof.segments, by_seg[0])}
+    weights = ({s: 1.0 / len(prof.segments) for s in prof.segments} if total <= 0
+               else {s: float(v) / total for s, v in zip(prof.segments, by_seg)})
+    mix = []
+    for j, seg in enumerate(prof.segments.values()):
+        codes = list(seg.regional)
+        default = seg.share_values([year])[:, 0]
+        if not codes or by_seg[j] <= 0:
+            own = seg.share_values([year], variant=prof.variant(code, codes, regs))[:, 0]
+            mix.append(own if by_seg[j] <= 0 else default)
+            continue
+        variants = variant_index(codes, regs, regs.countries)
+        table = np.stack([seg.share_values([year], variant=c)[:, 0] for c in [*codes, None]])  # [V, K]
+        mix.append(flow[:, j] @ table[variants] / by_seg[j])
+    return weights, np.concatenate(mix)
 
 
 @profiles.command("validate")
 @click.argument("directory", required=False, metavar="[DIR]")
-def profiles_validate(directory):
-    """Check every profile in DIR (default: the shipped profiles); list every problem."""
-    from .profiles import validate_directory
+@data_opt
+@_reports_errors
+def profiles_validate(directory, data_dir):
+    """Check every profile in DIR (default: the shipped profiles); list every problem.
 
-    files, problems = validate_directory(directory)
+    Regional variants (by_region) are checked against the countries and regions of --data."""
+    from .profiles import validate_directory
+    from .regions import load_regions
+
+    files, problems = validate_directory(directory, load_regions(data_dir))
     _validation_result(files, problems, "profile")
 
 

@@ -124,6 +124,8 @@ def load_inputs(profiles=None, data=None, model=None, regions=None) -> EstimateI
     model_path = Path(model) if model is not None else default_dir("models") / "collection_rate.json"
     profs = load_profiles(prof_dir)
     regs = load_regions(data_dir, regions)
+    for prof in profs.values():
+        prof.check_regions(regs)
     inflows = load_inflows(data_dir, regs)
     keys = load_split_keys(data_dir, regs)
     mdl = load_model(model_path)
@@ -181,45 +183,96 @@ def _scalar(q: Quantity, knobs: _Knobs) -> np.ndarray:
 def n_knobs(profile: Profile) -> int:
     """How many uniform draws one sample of ``profile`` consumes."""
     n = 0
-    for spec in (profile.lifetime, profile.storage):
+    for spec, regional in ((profile.lifetime, profile.lifetime_regional), (profile.storage, profile.storage_regional)):
         if spec:
-            n += sum(spec[p].has_range for p in spec if p != "family")
+            n += sum(_param_has_range(spec, regional, p) for p in spec if p != "family")
     for s, t in profile.technologies:
         n += profile.technology(s, t).magnet_kg_per_unit.has_range
     for comp in profile.compositions.values():
         n += sum(q.has_range for e, q in comp.items() if e in profile.elements)
     for seg in profile.segments.values():
-        n += ("low" in seg.shares or "high" in seg.shares)
+        n += seg.has_share_range()
     return n
+
+
+def _param_has_range(spec, regional, p) -> bool:
+    """One draw serves a lifetime parameter of the default and of every regional variant."""
+    return spec[p].has_range or any(v[p].has_range for v in regional.values())
 
 
 @dataclass
 class _ProductParams:
-    shares: np.ndarray  # [S, K, C]
+    shares: np.ndarray  # [S, K, C], or [S, country, K, C] with regional shares
     magnet: np.ndarray  # [S, K, C] kg/unit
     fractions: np.ndarray  # [S, K, E, C]
-    lifetime: Lifetime  # parameters [S, 1, 1, 1]
+    lifetime: Lifetime  # parameters [S, 1, 1, 1], or [S, country, 1, 1] with regional lifetimes
+    by_country: bool = False  # shares have a country axis
 
 
-def _lifetime(spec, knobs, n) -> Lifetime:
+def _lifetime(spec, regional, knobs, n, variant_of) -> Lifetime:
+    """The lifetime with parameters ``[S, 1, 1, 1]`` (scalars when S = 1), or ``[S, country, 1,
+    1]`` when there are regional variants (``variant_of``: the variant of each country, -1 for
+    the default). One draw per parameter serves the default and every variant."""
     from .lifetimes import FAMILIES
 
     cls = FAMILIES[spec["family"]]
+    specs = [*regional.values(), spec]  # index -1 is the default
     vals = {}
     for p in cls.param_names:
-        v = _scalar(spec[p], knobs)
-        vals[p] = np.broadcast_to(v, (n,)).reshape(n, 1, 1, 1) if n > 1 else float(v[0])
+        u = knobs.next() if _param_has_range(spec, regional, p) else None
+        per = []
+        for sp in specs:
+            q = sp[p]
+            c = q.at([2000], "central")
+            if u is not None and q.has_range:
+                c = _triangular(u, q.at([2000], "low"), c, q.at([2000], "high"))
+            per.append(np.broadcast_to(c, (n,)))
+        if regional:
+            vals[p] = np.stack(per, axis=1)[:, variant_of].reshape(n, len(variant_of), 1, 1)
+        else:
+            v = per[-1]
+            vals[p] = v.reshape(n, 1, 1, 1) if n > 1 else float(v[0])
     return cls(**vals)
 
 
-def _product_params(profile: Profile, years, u: np.ndarray | None, elements) -> _ProductParams:
+def _variants(profile: Profile, regions, countries):
+    """The regional variant (index, -1 default) of each country for every place of a profile."""
+    from .profiles import variant_index
+
+    def of(codes):
+        if not codes or regions is None:
+            return None
+        return variant_index(codes, regions, countries)
+
+    return {
+        "lifetime": of(list(profile.lifetime_regional)),
+        "storage": of(list(profile.storage_regional)),
+        "segments": {sid: of(list(seg.regional)) for sid, seg in profile.segments.items()},
+    }
+
+
+def _product_params(profile: Profile, years, u: np.ndarray | None, elements, variants=None) -> _ProductParams:
+    """The profile's numbers for ``years`` (central, or one draw per row of ``u``); with
+    ``variants`` (:func:`_variants`), regional shares and lifetimes by country."""
     knobs = _Knobs(u)
     n = 1 if u is None else u.shape[0]
+    variants = variants or {"lifetime": None, "storage": None, "segments": {}}
     # the order of draws is fixed by the profile (see n_knobs): lifetime, storage, magnets,
     # compositions, shares
-    lifetime = _lifetime(profile.lifetime, knobs, n)
+    lv, sv = variants["lifetime"], variants["storage"]
+    by_country_life = lv is not None or sv is not None
+    if by_country_life:
+        n_c = len(lv if lv is not None else sv)
+        lv = lv if lv is not None else np.full(n_c, -1)
+        sv = sv if sv is not None else np.full(n_c, -1)
+    lifetime = _lifetime(profile.lifetime, profile.lifetime_regional if by_country_life else {}, knobs, n, lv)
+    if by_country_life and not profile.lifetime_regional:
+        lifetime = _broadcast_lifetime(lifetime, n, len(lv))
     if profile.storage is not None:
-        lifetime = lifetime.then(_lifetime(profile.storage, knobs, n))
+        storage = _lifetime(profile.storage, profile.storage_regional if by_country_life else {}, knobs, n, sv)
+        if by_country_life and not profile.storage_regional:
+            storage = _broadcast_lifetime(storage, n, len(sv))
+        lifetime = lifetime.then(storage)
     magnet = np.stack([
         np.broadcast_to(_quantity(profile.technology(s, t).magnet_kg_per_unit, years, knobs), (n, len(years)))
         for s, t in profile.technologies], axis=1)
@@ -233,20 +286,42 @@ def _product_params(profile: Profile, years, u: np.ndarray | None, elements) -> 
         for j, e in enumerate(elements):
             if e in profile.elements:
                 fractions[:, k, j] = comp_vals[(cid, e)]
+    seg_variants = variants["segments"]
+    by_country = any(v is not None for v in seg_variants.values())
     shares = []
-    for _sid, seg in profile.segments.items():
-        central = np.array([np.interp(years, seg.share_years, seg.shares["central"][t]) for t in seg.technologies])
-        has_range = "low" in seg.shares or "high" in seg.shares
-        w = knobs.next() if has_range else None
-        if w is None:
-            shares.append(np.broadcast_to(central, (n,) + central.shape))
-            continue
-        lo = np.array([np.interp(years, seg.share_years, seg.shares.get("low", seg.shares["central"])[t]) for t in seg.technologies])
-        hi = np.array([np.interp(years, seg.share_years, seg.shares.get("high", seg.shares["central"])[t]) for t in seg.technologies])
-        w = w[:, None, None]
-        shares.append(np.where(w < 0.5, lo + (central - lo) * (w / 0.5), central + (hi - central) * ((w - 0.5) / 0.5)))
-    shares = np.concatenate(shares, axis=1)
-    return _ProductParams(shares, magnet, fractions, lifetime)
+    for sid, seg in profile.segments.items():
+        # one draw per segment moves the default mix and every regional mix alike
+        w = knobs.next() if seg.has_share_range() else None
+        codes = [*seg.regional, None] if by_country else [None]
+        per = np.stack([_drawn_shares(seg, years, w, code) for code in codes], axis=1)  # [S, V, K, C]
+        per = np.broadcast_to(per, (n,) + per.shape[1:])
+        if by_country:
+            vidx = seg_variants.get(sid)
+            n_c = len(next(v for v in seg_variants.values() if v is not None))
+            vidx = np.full(n_c, -1) if vidx is None else vidx
+            shares.append(per[:, vidx])  # [S, country, K, C]
+        else:
+            shares.append(per[:, 0])
+    shares = np.concatenate(shares, axis=-2)
+    return _ProductParams(shares, magnet, fractions, lifetime, by_country)
+
+
+def _drawn_shares(seg, years, w, code) -> np.ndarray:
+    """Shares ``[S or 1, K, C]`` of one segment's mix ``code`` (None: default): the low-magnet mix
+    at draw 0, central at 0.5, the high-magnet mix at 1, linear in between."""
+    central = seg.share_values(years, "central", code)
+    if w is None:
+        return central[None]
+    lo, hi = seg.share_values(years, "low", code), seg.share_values(years, "high", code)
+    w = w[:, None, None]
+    return np.where(w < 0.5, lo + (central - lo) * (w / 0.5), central + (hi - central) * ((w - 0.5) / 0.5))
+
+
+def _broadcast_lifetime(lifetime, n, n_countries):
+    """A lifetime with parameters ``[S, 1, 1, 1]`` given a country axis ``[S, country, 1, 1]``."""
+    vals = {p: np.broadcast_to(np.reshape(v, (-1, 1, 1, 1)), (n, n_countries, 1, 1))
+            for p, v in lifetime.params.items()}
+    return type(lifetime)(**vals)
 
 
 # -- the computation ----------------------------------------------------------------------------
@@ -286,8 +361,10 @@ def _required(scen, parameter, product, years, v, countries):
 def _shifted_shares(shares, profile: Profile, scen, product, years, v, countries):
     """Technology shares ``[S, K, C]`` -> ``[S, country, K, C]`` after the scenario's shifts."""
     pairs = scen.shifts(product)
+    if shares.ndim == 3:
+        shares = shares[:, None]  # no regional shares: one mix for every country
     if not pairs:
-        return shares[:, None]
+        return shares
     techs = profile.technologies
     out = None
     for tfrom, tto in pairs:
@@ -308,7 +385,7 @@ def _shifted_shares(shares, profile: Profile, scen, product, years, v, countries
                                  f"technologies {tfrom!r} and {tto!r}")
         if out is None:
             n = max(shares.shape[0], frac.shape[0])
-            out = np.broadcast_to(shares[:, None], (n, len(countries)) + shares.shape[1:]).copy()
+            out = np.broadcast_to(shares, (n, len(countries)) + shares.shape[2:]).copy()
         frac = np.clip(np.nan_to_num(frac, nan=0.0), 0.0, 1.0)  # no lever in force: no shift
         for kf, kt in moves:
             moved = out[:, :, kf] * frac
@@ -331,6 +408,7 @@ class _Prepared:
     u: np.ndarray | None = None  # [S, knobs] profile draws
     z: np.ndarray | None = None  # [S, F + country] collection-model draws
     v: np.ndarray | None = None  # [S, len(LEVER_DRAWS)] lever draws
+    variants: dict = None  # regional variants of the profile by country (see _variants)
 
 
 def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed, idx=None) -> _Prepared:
@@ -355,7 +433,8 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
     x = None
     if prof.collection_category is not None:
         x = projection_features(inputs.model, countries, years, prof.collection_category, tables=inputs.tables)
-    prep = _Prepared(prof, seg_of_k, inflow, years, x, countries, inputs.model.effects(countries))
+    prep = _Prepared(prof, seg_of_k, inflow, years, x, countries, inputs.model.effects(countries),
+                     variants=_variants(prof, inputs.regions, countries))
     if samples:
         ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
         rng = np.random.default_rng(ss)
@@ -457,9 +536,9 @@ def _with_share(f):
 def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi, membership, ei, inflow_at, check):
     """Output flow cells of one product for a block of samples: ``[scenario, S, R_out, E_out, 6, Y]``."""
     if central:
-        params, z, v, n = _product_params(prep.profile, prep.years, None, ELEMENTS), None, None, 1
+        params, z, v, n = _product_params(prep.profile, prep.years, None, ELEMENTS, prep.variants), None, None, 1
     else:
-        params = _product_params(prep.profile, prep.years, prep.u[sl], ELEMENTS)
+        params = _product_params(prep.profile, prep.years, prep.u[sl], ELEMENTS, prep.variants)
         z = None if prep.x is None else prep.z[sl]
         v = prep.v[sl]
         n = v.shape[0]

@@ -112,6 +112,27 @@ class Segment:
     share_years: np.ndarray
     shares: dict[str, dict[str, np.ndarray]]  # which -> technology -> anchor values
     share_provenance: Quantity  # provenance only (central unused)
+    regional: dict = field(default_factory=dict)
+    """Shares of a country or region that differ from the default: code -> (years, shares,
+    provenance), in the form of ``share_years``, ``shares`` and ``share_provenance``."""
+
+    def share_table(self, variant: str | None = None):
+        """``(years, shares)`` of ``variant`` (a code of :attr:`regional`; None: the default)."""
+        if variant is None:
+            return self.share_years, self.shares
+        years, tables, _ = self.regional[variant]
+        return years, tables
+
+    def share_values(self, years, which: str = "central", variant: str | None = None) -> np.ndarray:
+        """Shares ``[technology, year]`` [1] of ``variant``; ``low``/``high`` fall back to central."""
+        anchor_years, tables = self.share_table(variant)
+        table = tables.get(which) or tables["central"]
+        return np.array([np.interp(np.asarray(years, dtype=float), anchor_years, table[t])
+                         for t in self.technologies])
+
+    def has_share_range(self) -> bool:
+        tables = [self.shares, *(t for _, t, _ in self.regional.values())]
+        return any("low" in t or "high" in t for t in tables)
 
 
 @dataclass
@@ -133,6 +154,10 @@ class Profile:
     collection_category: str | None
     path: Path | None = None
     references: dict[str, dict] = field(default_factory=dict)
+    lifetime_regional: dict = field(default_factory=dict)
+    """Lifetime specs of countries or regions that differ from the default: code -> full spec
+    (the default's parameters where the variant gives none)."""
+    storage_regional: dict = field(default_factory=dict)
 
     # -- structure ------------------------------------------------------------------------
     @property
@@ -144,15 +169,58 @@ class Profile:
         return self.segments[segment].technologies[tech]
 
     # -- arrays ---------------------------------------------------------------------------
-    def shares(self, years, which: str = "central") -> np.ndarray:
-        """Share of each technology within its segment, ``[technology, year]`` [1]."""
-        years = np.asarray(years, dtype=float)
-        rows = []
-        for _s, seg in self.segments.items():
-            table = seg.shares.get(which) or seg.shares["central"]
-            for t in seg.technologies:
-                rows.append(np.interp(years, seg.share_years, table[t]))
-        return np.array(rows)
+    def shares(self, years, which: str = "central", region: str | None = None, regions=None) -> np.ndarray:
+        """Share of each technology within its segment, ``[technology, year]`` [1], for
+        ``region`` (a country or grouping of ``regions``; default: the profile's default mix)."""
+        rows = [seg.share_values(years, which, self.variant(region, list(seg.regional), regions))
+                for seg in self.segments.values()]
+        return np.concatenate(rows)
+
+    # -- regional variants ----------------------------------------------------------------
+    def regional_codes(self) -> list[tuple[str, str]]:
+        """``(key, code)`` of every regional variant, ``key`` naming where it is in the file."""
+        out = [(f"lifetime.by_region.{c}", c) for c in self.lifetime_regional]
+        out += [(f"storage.by_region.{c}", c) for c in self.storage_regional]
+        for sid, seg in self.segments.items():
+            out += [(f"segments.{sid}.shares.by_region.{c}", c) for c in seg.regional]
+        return out
+
+    def check_regions(self, regions) -> None:
+        """Raise :class:`ProfileError` if a regional variant names no country or region of
+        ``regions`` (:class:`urbanmine.regions.Regions`), or if two groupings of the same size
+        would both apply to one country (ambiguous)."""
+        from .errors import InputDataError
+
+        problems = []
+        for key, code in self.regional_codes():
+            if code not in regions.codes or code == "WORLD":
+                hint = regions.suggest(code)
+                problems.append(f"{self.path}: [{key}] unknown region {code!r}{hint}; expected a country "
+                                f"code (ISO 3166-1 alpha-3, e.g. DEU) or a region such as EU27 (not WORLD: "
+                                "the default applies to the world)")
+        if not problems:
+            places = [list(self.lifetime_regional), list(self.storage_regional),
+                      *(list(seg.regional) for seg in self.segments.values())]
+            for codes in places:
+                try:
+                    variant_index(codes, regions, regions.countries)
+                except InputDataError as exc:
+                    problems.append(f"{self.path}: {exc}")
+        if problems:
+            raise ProfileError(_summarise(problems), problems)
+
+    def variant(self, region, codes, regions) -> str | None:
+        """The code among ``codes`` whose values apply to ``region`` (None: the default)."""
+        if region is None or not codes:
+            return None
+        if regions is None:
+            return region if region in codes else None
+        members = regions.members(region)
+        idx = variant_index(codes, regions, members)
+        first = idx[0] if len(idx) else -1
+        if np.all(idx == first) and first >= 0:
+            return codes[first]
+        return region if region in codes else None
 
     def magnet_mass(self, years, which: str = "central") -> np.ndarray:
         """Magnet mass per unit, ``[technology, year]`` [kg/unit]."""
@@ -172,23 +240,35 @@ class Profile:
         """Element content per unit, ``[technology, element, year]`` [kg/unit]."""
         return self.magnet_mass(years, which)[:, None, :] * self.element_fractions(years, which)
 
-    def lifetime_model(self, which: str = "central", *, with_storage: bool = True) -> Lifetime:
-        """The use lifetime, followed by the storage delay if the profile has one."""
-        use = _make_lifetime(self.lifetime, which)
+    def lifetime_spec(self, region=None, regions=None, *, storage: bool = False) -> dict | None:
+        """The lifetime (or storage) spec that applies to ``region`` (default: the profile's)."""
+        default, regional = (self.storage, self.storage_regional) if storage else (self.lifetime, self.lifetime_regional)
+        v = self.variant(region, list(regional), regions)
+        return default if v is None else regional[v]
+
+    def lifetime_model(self, which: str = "central", *, with_storage: bool = True, region=None,
+                       regions=None) -> Lifetime:
+        """The use lifetime, followed by the storage delay if the profile has one, for
+        ``region`` (a country or grouping of ``regions``; default: the profile's default)."""
+        use = _make_lifetime(self.lifetime_spec(region, regions), which)
         if with_storage and self.storage is not None:
-            return use.then(_make_lifetime(self.storage, which))
+            return use.then(_make_lifetime(self.lifetime_spec(region, regions, storage=True), which))
         return use
 
-    def summary(self, year: int, segment_weights: dict[str, float] | None = None) -> dict:
+    def summary(self, year: int, segment_weights: dict[str, float] | None = None, region=None,
+                regions=None, technology_shares=None) -> dict:
         """Technology shares and content per unit for cohort ``year`` (``profiles show``).
 
         With several segments, each technology's ``share`` is its share within its segment times
         the segment's weight (``segment_weights``, summing to 1; equal weights if not given).
+        The shares within segments are those of ``region`` (see :meth:`shares`), or
+        ``technology_shares`` ``[technology]`` if given (e.g. an inflow-weighted mix of countries).
         """
         segs = list(self.segments)
         if segment_weights is None:
             segment_weights = {s: 1.0 / len(segs) for s in segs}
-        shares = self.shares([year])[:, 0]
+        shares = (self.shares([year], region=region, regions=regions)[:, 0] if technology_shares is None
+                  else np.asarray(technology_shares, dtype=float))
         content = self.content([year])[:, :, 0]
         techs, avg = {}, np.zeros(len(self.elements))
         for i, (s, t) in enumerate(self.technologies):
@@ -209,6 +289,39 @@ class Profile:
         if len(segs) > 1:
             out["segment_weights"] = {s: float(w) for s, w in segment_weights.items()}
         return out
+
+
+def variant_index(codes, regions, countries) -> np.ndarray:
+    """For each of ``countries``, the position in ``codes`` of the regional variant that applies
+    to it, or -1 for the default.
+
+    A variant named by the country itself applies first; otherwise the variant of the smallest
+    grouping (fewest countries) the country belongs to. Two groupings of the same size that both
+    contain a country are ambiguous: an :class:`~urbanmine.errors.InputDataError`.
+    """
+    from .errors import InputDataError
+
+    out = np.full(len(countries), -1, dtype=int)
+    if not codes:
+        return out
+    groups = [(len(regions.members(c)), i, set(regions.members(c))) for i, c in enumerate(codes)
+              if not regions.is_country(c)]
+    groups.sort()
+    own = {c: i for i, c in enumerate(codes) if regions.is_country(c)}
+    for j, country in enumerate(countries):
+        if country in own:
+            out[j] = own[country]
+            continue
+        found = [(n, i) for n, i, m in groups if country in m]
+        if not found:
+            continue
+        if len(found) > 1 and found[0][0] == found[1][0]:
+            a, b = codes[found[0][1]], codes[found[1][1]]
+            raise InputDataError(f"[by_region] {a!r} and {b!r} both contain {country} and are of the same "
+                                 f"size: which applies is ambiguous; add a variant for {country} itself or "
+                                 "remove one")
+        out[j] = found[0][1]
+    return out
 
 
 def _make_lifetime(spec: dict, which: str) -> Lifetime:
@@ -354,21 +467,50 @@ def _lifetime_spec(raw, key, probs, refs):
     cls = FAMILIES[family]
     spec = {"family": family}
     for k in raw:
-        if k != "family" and k not in cls.param_names:
+        if k not in ("family", "by_region") and k not in cls.param_names:
             probs.add(f"{key}.{k}", f"unknown parameter for {family}; expected {', '.join(cls.param_names)}")
     for p in cls.param_names:
         if p not in raw:
             probs.add(key, f"missing parameter '{p}' of the {family} lifetime")
             continue
-        kind = "nonneg" if (family in ("normal", "foldednormal") and p == "mean") or family == "fixed" else "positive"
-        q = _quantity(raw[p], f"{key}.{p}", probs, refs, kind=kind)
-        if q is not None and q.years is not None:
-            probs.add(f"{key}.{p}", "lifetime parameters by year are not supported; give one value")
-            q = None
-        spec[p] = q
+        spec[p] = _lifetime_param(raw[p], f"{key}.{p}", family, p, probs, refs)
     if any(spec.get(p) is None for p in cls.param_names):
         return None
+    regional = {}
+    by_region = raw.get("by_region", {})
+    if not isinstance(by_region, dict):
+        probs.add(f"{key}.by_region", "expected tables [" + key + ".by_region.CODE] of parameters")
+        by_region = {}
+    for code, var in by_region.items():
+        vkey = f"{key}.by_region.{code}"
+        if not isinstance(var, dict) or not var:
+            probs.add(vkey, f"expected a table of the {family} parameters that differ ({', '.join(cls.param_names)})")
+            continue
+        if var.get("family", family) != family:
+            probs.add(f"{vkey}.family", f"= {var['family']!r}, expected {family!r}: a regional lifetime keeps "
+                      "the family and changes its parameters")
+            continue
+        merged = dict(spec)
+        for k, v in var.items():
+            if k == "family":
+                continue
+            if k not in cls.param_names:
+                probs.add(f"{vkey}.{k}", f"unknown parameter for {family}; expected {', '.join(cls.param_names)}")
+                continue
+            merged[k] = _lifetime_param(v, f"{vkey}.{k}", family, k, probs, refs)
+        if all(merged.get(p) is not None for p in cls.param_names):
+            regional[code] = merged
+    spec["by_region"] = regional
     return spec
+
+
+def _lifetime_param(raw, key, family, p, probs, refs):
+    kind = "nonneg" if (family in ("normal", "foldednormal") and p == "mean") or family == "fixed" else "positive"
+    q = _quantity(raw, key, probs, refs, kind=kind)
+    if q is not None and q.years is not None:
+        probs.add(key, "lifetime parameters by year are not supported; give one value")
+        q = None
+    return q
 
 
 def _segment(sid, raw, probs, refs, compositions) -> Segment | None:
@@ -406,11 +548,24 @@ def _segment(sid, raw, probs, refs, compositions) -> Segment | None:
         q = _quantity(t["magnet_kg_per_unit"], f"{tkey}.magnet_kg_per_unit", probs, refs, kind="nonneg")
         if q is not None and comp in compositions:
             techs[tid] = Technology(tid, sid, t.get("description", ""), comp, q)
-    shares = _shares(raw.get("shares"), f"{key}.shares", list(techs_raw), probs, refs)
-    if shares is None or len(techs) != len(techs_raw):
+    shares_raw = raw.get("shares")
+    by_region = {}
+    if isinstance(shares_raw, dict) and "by_region" in shares_raw:
+        shares_raw = dict(shares_raw)
+        by_region = shares_raw.pop("by_region")
+        if not isinstance(by_region, dict):
+            probs.add(f"{key}.shares.by_region", "expected tables [" + key + ".shares.by_region.CODE]")
+            by_region = {}
+    shares = _shares(shares_raw, f"{key}.shares", list(techs_raw), probs, refs)
+    regional = {}
+    for code, var in by_region.items():
+        parsed = _shares(var, f"{key}.shares.by_region.{code}", list(techs_raw), probs, refs)
+        if parsed is not None:
+            regional[code] = parsed
+    if shares is None or len(techs) != len(techs_raw) or len(regional) != len(by_region):
         return None
     years, tables, prov = shares
-    return Segment(sid, raw.get("description", ""), techs, years, tables, prov)
+    return Segment(sid, raw.get("description", ""), techs, years, tables, prov, regional)
 
 
 def _shares(raw, key, tech_ids, probs, refs):
@@ -601,12 +756,17 @@ def _parse(data: dict, path, shared_refs: dict) -> tuple[Profile | None, list[st
         probs.add("end_of_life.route", f"= {route!r}, expected the name of the recovery route")
     if probs.items:
         return None, probs.items
+    lifetime_regional = lifetime.pop("by_region", {})
+    storage_regional = storage.pop("by_region", {}) if storage is not None else {}
+    for var in (*lifetime_regional.values(), *storage_regional.values()):
+        var.pop("by_region", None)
     return Profile(
         product=product, name=data["name"], unit=data["unit"], description=data["description"],
         scope=data.get("scope", "").strip(), elements=tuple(elements), lifetime=lifetime,
         storage=storage, segments=segments, compositions=comps, end_of_life=eol, route=route, collection_category=eol_raw.get("collection_category"),
         path=Path(path) if path is not None else None,
         references={**{k: shared_refs[k] for k in shared_refs}, **own_refs},
+        lifetime_regional=lifetime_regional, storage_regional=storage_regional,
     ), []
 
 
@@ -653,8 +813,11 @@ def load_profiles(directory=None) -> dict[str, Profile]:
     return out
 
 
-def validate_directory(directory=None) -> tuple[list[str], list[str]]:
-    """Check every profile in ``directory``; return (files checked, every problem found)."""
+def validate_directory(directory=None, regions=None) -> tuple[list[str], list[str]]:
+    """Check every profile in ``directory``; return (files checked, every problem found).
+
+    With ``regions`` (:class:`urbanmine.regions.Regions`), the codes of regional variants are
+    checked against its countries and groupings too."""
     directory = Path(directory) if directory is not None else default_dir("product_profiles")
     problem = _directory_problem(directory)
     if problem:
@@ -677,5 +840,11 @@ def validate_directory(directory=None) -> tuple[list[str], list[str]]:
         except ProfileError as exc:
             problems.append(str(exc))
             continue
-        problems.extend(_parse(data, p, refs)[1])
+        prof, found = _parse(data, p, refs)
+        problems.extend(found)
+        if prof is not None and regions is not None:
+            try:
+                prof.check_regions(regions)
+            except ProfileError as exc:
+                problems.extend(exc.problems if getattr(exc, "problems", None) else [str(exc)])
     return files, problems

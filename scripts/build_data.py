@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from urbanmine.lifetimes import Weibull  # noqa: E402
 from urbanmine.profiles import load_profile  # noqa: E402
+from urbanmine.regions import Regions  # noqa: E402
 from urbanmine.stocks import stock_driven  # noqa: E402
 
 A = tomllib.loads((RAW / "assumptions.toml").read_text(encoding="utf-8"))
@@ -218,6 +219,8 @@ MEMBERS = {g: list(df["member"]) for g, df in GROUPS.groupby("region", sort=Fals
 GROUPED = {"EU27", "ROW"}  # the grouped regions among the seven whose inflows are split
 KEYS_LONG = split_keys(COUNTRIES)
 KEYS = {k: _key_table(KEYS_LONG, k) for k in ("population", "gdp_ppp", "mobile_subscriptions")}
+REGS = Regions(countries=list(COUNTRIES["code"]), names=dict(zip(COUNTRIES["code"], COUNTRIES["name"])),
+               groups=MEMBERS)
 IEA_CODES = dict(pd.read_csv(RAW / "country_codes_iea.csv")[["name", "code"]].itertuples(index=False))
 
 
@@ -321,6 +324,15 @@ def _interp_anchor(anchor_years, anchor_values):
     return np.interp(YEARS, anchor_years, anchor_values)
 
 
+def _wind_lifetimes(profile, codes) -> Weibull:
+    """The central lifetime of each of ``codes`` (countries or regions; its own if the profile
+    has one, see product_profiles/README.md), as one Weibull with parameters ``[code, 1]``."""
+    models = [profile.lifetime_model("central", region=c, regions=REGS) for c in codes]
+    assert all(isinstance(m, Weibull) for m in models)
+    return Weibull(shape=np.array([float(m.params["shape"]) for m in models])[:, None],
+                   scale=np.array([float(m.params["scale"]) for m in models])[:, None])
+
+
 def wind_inflows(rows: Rows):
     cfg = A["wind"]
     raw = pd.read_csv(RAW / "owid_irena2024_wind_capacity_gw.csv")
@@ -342,9 +354,8 @@ def wind_inflows(rows: Rows):
         stocks[i, : back_years.size] = s0 * np.exp(-g * (irena_years[0] - back_years)) if s0 > 0 else 0.0
         stocks[i, back_years.size :] = stock[r]
     profile = load_profile(ROOT / "product_profiles" / "wind_turbine.toml")
-    lifetime = profile.lifetime_model("central")
-    assert isinstance(lifetime, Weibull)
-    res = stock_driven(stocks, lifetime, "middle", negative_inflow="retire_early")
+    profile.check_regions(REGS)
+    res = stock_driven(stocks, _wind_lifetimes(profile, REGIONS), "middle", negative_inflow="retire_early")
     gross_hist = res.inflow  # [region, year] for Y0 .. last IRENA year
     n_hist = full_years.size
     # the same for every country with its own IRENA series (the shares of the grouped regions)
@@ -357,7 +368,8 @@ def wind_inflows(rows: Rows):
         gc = np.where((s0 > 0) & (s5 > 0), np.log(s5 / np.where(s0 > 0, s0, 1)) / 5.0, 0.0)
     cstock[:, : back_years.size] = np.where(s0[:, None] > 0, s0[:, None] * np.exp(-gc[:, None] * (irena_years[0] - back_years)), 0.0)
     cstock[:, back_years.size :] = by_code.to_numpy()
-    cgross = stock_driven(cstock, lifetime, "middle", negative_inflow="retire_early").inflow
+    cgross = stock_driven(cstock, _wind_lifetimes(profile, list(by_code.index)), "middle",
+                          negative_inflow="retire_early").inflow
     country_gross = dict(zip(by_code.index, cgross))
     big = set(by_code.index[by_code[irena_years[-1]] >= SK["wind_min_country_mw"]])
 

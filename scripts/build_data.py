@@ -460,6 +460,54 @@ def wind_inflows(rows: Rows):
                     rows.add(sc, c, "wind_turbine", seg, "MW/yr", _round(v), cm, cs)
 
 
+# ----------------------------------------------------------------------------- US drivetrains
+DRIVETRAINS = ["DD-PMSG", "MS-PMSG", "HS-PMSG", "DFIG", "SCIG", "WRIG", "EESG", "unknown"]
+US_PERIODS = [(1990, 2005), (2006, 2010), (2011, 2016)]
+
+
+def wind_drivetrains_usa():
+    """Shares of US wind capacity by drivetrain and period of operating year (EIA-860 2016).
+
+    Each generator's predominant turbine model is matched (first matching pattern, case
+    insensitive, against 'manufacturer|model') to a family of data-raw/wind_model_drivetrains.csv.
+    ``share_unsourced`` is the share of the period's MW classified without a readable source.
+    """
+    import re
+
+    eia = pd.read_csv(RAW / "eia860_3_2_wind_y2016.csv", skiprows=1)
+    mw = pd.to_numeric(eia["Nameplate Capacity (MW)"], errors="coerce").fillna(0.0)
+    year = pd.to_numeric(eia["Operating Year"], errors="coerce")
+    key = (eia["Predominant Turbine Manufacturer"].fillna("").str.strip() + "|"
+           + eia["Predominant Turbine Model Number"].fillna("").astype(str).str.strip())
+    table = pd.read_csv(RAW / "wind_model_drivetrains.csv", keep_default_na=False)
+    patterns = [(re.compile(r.eia_pattern, re.I), r.drivetrain, r.sourced.startswith(("yes", "partial")))
+                for r in table.itertuples() if r.eia_pattern]
+
+    def classify(k):
+        for rx, drive, sourced in patterns:
+            if rx.search(k):
+                return drive, sourced
+        return "unknown", False
+
+    cls = key.map(classify)
+    drive = cls.map(lambda t: t[0])
+    sourced = cls.map(lambda t: t[1])
+    bad = sorted(set(drive) - set(DRIVETRAINS))
+    if bad:
+        raise SystemExit(f"data-raw/wind_model_drivetrains.csv: unknown drivetrain {bad}; expected {DRIVETRAINS}")
+    rows = []
+    for y0, y1 in US_PERIODS:
+        sel = (year >= y0) & (year <= y1)
+        total = float(mw[sel].sum())
+        for d in DRIVETRAINS:
+            m = float(mw[sel & (drive == d)].sum())
+            rows.append((f"{y0}-{y1}", y0, y1, d, float(_round(m)), float(_round(m / total)),
+                         float(_round(float(mw[sel & (drive == d) & ~sourced].sum()) / total)),
+                         "EIA860_2016;EIA860_MODELS"))
+    return pd.DataFrame(rows, columns=["period", "first_year", "last_year", "drivetrain", "mw", "share",
+                                       "share_unsourced", "source"])
+
+
 # ----------------------------------------------------------------------------- smartphones
 def smartphone_inflows(rows: Rows):
     cfg = A["smartphone"]
@@ -760,10 +808,11 @@ def build() -> dict[str, str]:
     missing = sorted(set(used) - set(sources["source"]))
     if missing:
         raise SystemExit(f"source keys used but not in data-raw/sources.csv: {missing}")
+    us_drive = wind_drivetrains_usa()
     gdp = regressors()
     observations = collection_observations(gdp)
     policy = policy_years()
-    for df in (gdp, observations, policy, COUNTRIES, KEYS_LONG):
+    for df in (gdp, observations, policy, COUNTRIES, KEYS_LONG, us_drive):
         used += sorted({k for s in df["source"] for k in s.split(";")})
     missing = sorted(set(used) - set(sources["source"]))
     if missing:
@@ -778,7 +827,7 @@ def build() -> dict[str, str]:
                      ("countries.csv", COUNTRIES), ("region_groups.csv", GROUPS),
                      ("split_keys.csv", KEYS_LONG),
                      ("regressors.csv", gdp), ("collection_observations.csv", observations),
-                     ("policy_years.csv", policy)):
+                     ("policy_years.csv", policy), ("wind_drivetrains_usa.csv", us_drive)):
         buf = io.StringIO()
         df.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
         out[name] = buf.getvalue()

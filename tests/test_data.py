@@ -234,3 +234,20 @@ def test_regions_and_scenarios_commands():
         "announced-policies", "current-practice", "technical-potential"]
     res = r.invoke(main, ["regions", "--data", "/nonexistent"])
     assert res.exit_code == 1 and "data directory not found" in res.output
+
+
+def test_us_wind_mix_is_the_register_derivation():
+    """The profile's US onshore anchors for 2008 and 2014 are the 2006-2010 and 2011-2016 shares
+    of data/wind_drivetrains_usa.csv (EIA-860 models mapped to drivetrains), to 3 decimals."""
+    import tomllib
+
+    table = pd.read_csv(ROOT / "data" / "wind_drivetrains_usa.csv").set_index(["period", "drivetrain"])["share"]
+    prof = tomllib.loads((ROOT / "product_profiles" / "wind_turbine.toml").read_text())
+    usa = prof["segments"]["onshore"]["shares"]["by_region"]["USA"]
+    col = {y: i for i, y in enumerate(usa["year"])}
+    for year, period in ((2008, "2006-2010"), (2014, "2011-2016")):
+        for tech, drive in (("dd_pmsg", "DD-PMSG"), ("ms_pmsg", "MS-PMSG"), ("hs_pmsg", "HS-PMSG")):
+            assert usa["central"][tech][col[year]] == pytest.approx(table[(period, drive)], abs=1e-3)
+    # 1990-2005: no PM generators in the register
+    pm = sum(table[("1990-2005", d)] for d in ("DD-PMSG", "MS-PMSG", "HS-PMSG"))
+    assert pm < 1e-4 and usa["central"]["no_pm"][col[2005]] == 1.0

@@ -76,14 +76,21 @@ def test_derived_lifetime_scales_match_their_stated_means():
     phone = raw("smartphone")
     assert phone["lifetime"]["scale"]["central"] == pytest.approx(1.92 / gamma(1.5), abs=1e-3)
     assert phone["storage"]["scale"]["central"] == pytest.approx(3.0 / gamma(1 + 1 / 1.5), abs=1e-3)
-    wind = raw("wind_turbine")["lifetime"]["scale"]
-    g = gamma(1 + 1 / 4.07)
-    assert wind["central"] == pytest.approx(20 / g, abs=0.01)
-    assert wind["high"] == pytest.approx(30 / g, abs=0.01)
-    assert wind["low"] == pytest.approx(18 / g, abs=0.01)
-    # the loaded lifetimes have those means
+    wind = raw("wind_turbine")["lifetime"]
+    g = gamma(1 + 1 / 4.0)
+    stated = {None: (25, 20, 30), "EU27": (33, 28, 38), "USA": (27, 22, 32), "CHN": (23, 20, 27)}
+    for region, (mean, low, high) in stated.items():
+        scale = (wind if region is None else wind["by_region"][region])["scale"]
+        assert [scale["central"], scale["low"], scale["high"]] == pytest.approx(
+            [mean / g, low / g, high / g], abs=0.01)
+    # the loaded lifetimes have those means, by region
     profs = load_profiles(SHIPPED)
-    assert float(profs["wind_turbine"].lifetime_model().mean()) == pytest.approx(20.0, abs=0.01)
+    from urbanmine.regions import load_regions
+
+    regions = load_regions()
+    for region, code in ((None, None), ("EU27", "DEU"), ("USA", "USA"), ("CHN", "CHN"), (None, "BRA")):
+        mean = float(profs["wind_turbine"].lifetime_model(region=code, regions=regions).mean())
+        assert mean == pytest.approx(stated[region][0], abs=0.01)
     assert float(profs["smartphone"].lifetime_model().mean()) == pytest.approx(1.92 + 3.0, abs=0.01)
     assert float(profs["ev_traction_motor"].lifetime_model().mean()) == pytest.approx(
         16.07 * gamma(1 + 1 / 2.01), rel=1e-12)
@@ -101,9 +108,16 @@ def test_derived_magnet_masses_and_compositions():
     phone = raw("smartphone")["segments"]["all"]["technologies"]["ndfeb"]["magnet_kg_per_unit"]
     assert phone["high"] == pytest.approx(190e-6 / 0.31, rel=0.01)  # Plymouth Nd+Pr / 0.31
     assert phone["central"] == pytest.approx((phone["low"] + phone["high"]) / 2)
-    wind = raw("wind_turbine")["compositions"]["wind_pmsg"]
-    assert wind["Nd"]["central"] + wind["Pr"]["central"] == pytest.approx(0.26)
-    assert wind["Dy"]["low"] == pytest.approx(0.082 / 0.918 * 0.208, abs=1e-4)
+    wind = raw("wind_turbine")
+    comp = wind["compositions"]["wind_pmsg"]
+    assert comp["Dy"]["low"] == pytest.approx(0.082 / 0.918 * 0.208, abs=1e-4)
+    # JRC (Carrara et al. 2020) DD-PMSG: Nd 180, Pr 35, Dy 17, Tb 7 kg/MW in 239 / 0.31 kg NdFeB
+    dd = wind["segments"]["onshore"]["technologies"]["dd_pmsg"]["magnet_kg_per_unit"]["central"]
+    assert dd == pytest.approx(239 / 0.31, rel=2e-3)
+    per_mw = {e: dd * comp[e]["central"] for e in ("Nd", "Pr", "Dy", "Tb")}
+    assert per_mw == pytest.approx({"Nd": 180.0, "Pr": 35.0, "Dy": 17.0, "Tb": 7.0}, abs=0.5)
+    ms = wind["segments"]["onshore"]["technologies"]["ms_pmsg"]["magnet_kg_per_unit"]["central"]
+    assert ms * 0.31 == pytest.approx(62.0, abs=0.1)  # the JRC's geared PMSG, 62 kg/MW
 
 
 def test_content_by_hand():
@@ -122,15 +136,12 @@ def test_content_by_hand():
 
 
 def test_wind_scope_cross_check_numbers_are_true():
-    # the profile's scope text claims about 25 (onshore) and 130 (offshore) kg REE/MW in 2021
+    # the profile's scope text claims 239 (DD-PMSG) and 62 (geared PMSG) kg Nd+Pr+Dy+Tb per MW
     w = load_profiles(SHIPPED)["wind_turbine"]
-    content = w.content([2021])[:, :, 0].sum(axis=1)  # kg REE per MW by technology
-    shares = w.shares([2021])[:, 0]
-    techs = w.technologies
-    on = sum(s * c for (seg, _), s, c in zip(techs, shares, content) if seg == "onshore")
-    off = sum(s * c for (seg, _), s, c in zip(techs, shares, content) if seg == "offshore")
-    assert on == pytest.approx(25, rel=0.1)
-    assert off == pytest.approx(130, rel=0.1)
+    content = dict(zip(w.technologies, w.content([2021])[:, :, 0].sum(axis=1)))
+    assert content[("offshore", "dd_pmsg")] == pytest.approx(239, abs=0.5)
+    assert content[("onshore", "ms_pmsg")] == pytest.approx(62, abs=0.5)
+    assert content[("onshore", "no_pm")] == 0.0
 
 
 def test_summary_json_shape_and_average():
@@ -140,9 +151,9 @@ def test_summary_json_shape_and_average():
     assert sum(t["share"] for t in info["technologies"].values()) == pytest.approx(1.0)
     avg_nd = sum(t["share"] * t["content_kg_per_unit"]["Nd"] for t in info["technologies"].values())
     assert info["average_content_kg_per_unit"]["Nd"] == pytest.approx(avg_nd)
-    # 2030 onshore: 15.2 % DD x 650 + 5.8 % MS x 160 kg/MW; offshore 60 % x 650 + 35 % x 160
-    magnet = 0.8 * (0.152 * 650 + 0.058 * 160) + 0.2 * (0.60 * 650 + 0.35 * 160)
-    assert info["average_content_kg_per_unit"]["Nd"] == pytest.approx(magnet * 0.208)
+    # 2030, default mix: onshore 15.2 % DD x 770 + 5.8 % MS x 200 kg/MW; offshore 60 % x 770 + 35 % x 200
+    magnet = 0.8 * (0.152 * 770 + 0.058 * 200) + 0.2 * (0.60 * 770 + 0.35 * 200)
+    assert info["average_content_kg_per_unit"]["Nd"] == pytest.approx(magnet * 0.2338)
 
 
 FAILURES = {

@@ -74,7 +74,13 @@ def test_shares_sum_to_one_and_fractions_within_unit_interval(name):
 def test_derived_lifetime_scales_match_their_stated_means():
     # scale = mean / Γ(1 + 1/shape), as each profile says
     phone = raw("smartphone")
-    assert phone["lifetime"]["scale"]["central"] == pytest.approx(1.92 / gamma(1.5), abs=1e-3)
+    g2 = gamma(1.5)
+    stated_use = {None: (2.5, 1.92, 3.6), "JPN": (4.4, 2.2, 4.9), "CHN": (25.3 / 12, 1.9, 28 / 12),
+                  "USA": (2.42, 2.0, 41 / 12), "EU27": (3.0, 1.92, 38 / 12), "IND": (2.5, 20 / 12, 2.5)}
+    for region, (mean, low, high) in stated_use.items():
+        scale = (phone["lifetime"] if region is None else phone["lifetime"]["by_region"][region])["scale"]
+        assert [scale["central"], scale["low"], scale["high"]] == pytest.approx(
+            [mean / g2, low / g2, high / g2], abs=2e-3), region
     assert phone["storage"]["scale"]["central"] == pytest.approx(3.0 / gamma(1 + 1 / 1.5), abs=1e-3)
     wind = raw("wind_turbine")["lifetime"]
     g = gamma(1 + 1 / 4.0)
@@ -91,7 +97,9 @@ def test_derived_lifetime_scales_match_their_stated_means():
     for region, code in ((None, None), ("EU27", "DEU"), ("USA", "USA"), ("CHN", "CHN"), (None, "BRA")):
         mean = float(profs["wind_turbine"].lifetime_model(region=code, regions=regions).mean())
         assert mean == pytest.approx(stated[region][0], abs=0.01)
-    assert float(profs["smartphone"].lifetime_model().mean()) == pytest.approx(1.92 + 3.0, abs=0.01)
+    assert float(profs["smartphone"].lifetime_model().mean()) == pytest.approx(2.5 + 3.0, abs=0.01)
+    assert float(profs["smartphone"].lifetime_model(region="JPN", regions=regions).mean()) == pytest.approx(
+        4.4 + 3.0, abs=0.01)
     assert float(profs["ev_traction_motor"].lifetime_model().mean()) == pytest.approx(
         16.07 * gamma(1 + 1 / 2.01), rel=1e-12)
 
@@ -106,8 +114,10 @@ def test_derived_magnet_masses_and_compositions():
     np.testing.assert_allclose(total, 0.31, atol=2e-4)  # 31 % rare earths in every vintage
     np.testing.assert_allclose(np.array(comp["Nd"]["central"]) / np.array(comp["Pr"]["central"]), 3.5, rtol=2e-3)
     phone = raw("smartphone")["segments"]["all"]["technologies"]["ndfeb"]["magnet_kg_per_unit"]
-    assert phone["high"] == pytest.approx(190e-6 / 0.31, rel=0.01)  # Plymouth Nd+Pr / 0.31
-    assert phone["central"] == pytest.approx((phone["low"] + phone["high"]) / 2)
+    assert phone["high"][0] == pytest.approx(190e-6 / 0.31, rel=0.01)  # Plymouth Nd+Pr / 0.31
+    assert phone["central"][0] == pytest.approx((phone["low"][0] + phone["high"][0]) / 2)
+    assert phone["high"][-1] == pytest.approx(2 * phone["central"][-1])  # from 2021: twice the central
+    assert len(set(phone["central"])) == 1  # central held over vintages
     wind = raw("wind_turbine")
     comp = wind["compositions"]["wind_pmsg"]
     assert comp["Dy"]["low"] == pytest.approx(0.082 / 0.918 * 0.208, abs=1e-4)

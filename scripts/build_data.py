@@ -286,11 +286,79 @@ def ev_inflows(rows: Rows):
                 method[after] = "held_constant"
                 source[after] = f"IEA_GEVO2024_DATA;{ASSUMED}"
                 values = _round(np.maximum(values, 0.0))
+                EV_TOTAL[(sc, r)] = EV_TOTAL.get((sc, r), 0.0) + values
                 group = r in GROUPED
                 rows.add(sc, r, "ev_traction_motor", seg.lower(), "vehicle/yr", values, method, source,
                          SK["ev_key"] if group else "")
                 if group:
                     _ev_country_rows(rows, sc, r, seg, values, hist, h_years, last_hist)
+
+
+EV_TOTAL = {}  # (demand path, region) -> BEV + PHEV sales [vehicle/yr], filled by ev_inflows
+
+
+def _total_cars(year):
+    """Car sales of each region in ``year`` [vehicle/yr]: BEV + PHEV sales / the IEA's EV sales
+    share (derived); ROW = World minus the six regions."""
+    d = pd.read_csv(RAW / "iea_ev_data_explorer_2025.csv")
+    h = d[(d["mode"] == "Cars") & (d.category == "Historical") & (d.year == year)]
+    out = {}
+    for r, name in {**IEA_NAMES, "World": "World"}.items():
+        ev = h[(h.region_country == name) & (h.parameter == "EV sales") & h.powertrain.isin(["BEV", "PHEV"])].value.sum()
+        share = h[(h.region_country == name) & (h.parameter == "EV sales share")].value.iloc[0] / 100.0
+        out[r] = ev / share
+    out["ROW"] = out.pop("World") - sum(out.values())
+    return out
+
+
+def hev_inflows(rows: Rows):
+    """Full hybrids (segment ``hev``): anchors of data-raw/hev_sales.csv, then a constant share of
+    the non-plug-in cars of each demand path (see [hev] in assumptions.toml)."""
+    cfg = A["hev"]
+    anchors = pd.read_csv(RAW / "hev_sales.csv")
+    total = _total_cars(cfg["total_cars_year"])
+    src_proj = f"HEV_SALES_COMPILED;IEA_GEVO2025_DATA;IEA_GEVO2024_DATA;{ASSUMED}"
+    for r in REGIONS:
+        a = anchors[anchors.region == r].sort_values("year")
+        years = a.year.to_numpy(dtype=float)
+        vals = a.vehicles.to_numpy(dtype=float)
+        if r == "JPN":
+            vals = np.where(years >= cfg["jpn_registered_from"], vals * cfg["jpn_registered_full_share"], vals)
+        if r == "EU27":
+            fs = cfg["eu27_full_share"]
+            vals = vals * np.interp(years, fs["year"], fs["share"])
+        for sc in SCENARIOS:
+            ev = EV_TOTAL[(sc, r)]
+            values = np.zeros(YEARS.size)
+            method = np.full(YEARS.size, "zero_assumed", dtype=object)
+            source = np.full(YEARS.size, ASSUMED, dtype=object)
+            zero = cfg["zero_year"][r]
+            if r == "ROW":
+                sh = cfg["row_share"]
+                last = int(sh["year"][-1])
+                hist = (YEARS > zero) & (YEARS <= last)
+                values[hist] = np.interp(YEARS[hist], sh["year"], sh["share"]) * np.maximum(total[r] - ev[hist], 0.0)
+                method[hist] = "share_of_non_plug_in_cars"
+                source[hist] = f"IEA_GEVO2025_DATA;{ASSUMED}"
+            else:
+                last = int(years[-1])
+                hist = (YEARS > zero) & (YEARS <= last)
+                values[hist] = np.interp(YEARS[hist], np.concatenate([[zero], years]), np.concatenate([[0.0], vals]))
+                at = np.isin(YEARS, years)
+                method[hist] = np.where(at[hist], "reported", "interpolated")
+                source[hist] = np.where(at[hist], "HEV_SALES_COMPILED", f"HEV_SALES_COMPILED;{ASSUMED}")
+                if r == "EU27":
+                    method[hist] = [f"{m}+full_share" for m in method[hist]]
+                    source[hist] = [f"{s};INOVEV_HYBRIDS" for s in source[hist]]
+            i_last = int(np.searchsorted(YEARS, last))
+            h = values[i_last] / max(total[r] - ev[i_last], 1.0)
+            fut = YEARS > last
+            values[fut] = h * np.maximum(total[r] - ev[fut], 0.0)
+            method[fut] = "share_of_non_plug_in_cars_held"
+            source[fut] = src_proj
+            group = r in GROUPED
+            rows.add(sc, r, "ev_traction_motor", "hev", "vehicle/yr", _round(values), method, source,
+                     SK["ev_key"] if group else "")
 
 
 def _ev_country_rows(rows, sc, region, seg, values, hist, h_years, last_hist):
@@ -458,6 +526,26 @@ def wind_inflows(rows: Rows):
                     cm = np.array([f"{x}+region_offshore_share" for x in cm], dtype=object)
                     cs = np.array([f"OWID_IRENA2024_WIND;{x};{osrc};{ASSUMED}" for x in source], dtype=object)
                     rows.add(sc, c, "wind_turbine", seg, "MW/yr", _round(v), cm, cs)
+
+
+# ----------------------------------------------------------------------------- used exports
+def used_exports():
+    """``data/used_exports.csv``: the share of an exporter's products leaving use that is exported
+    used, by destination and year (see [exports] in assumptions.toml)."""
+    rows = []
+    for exporter, products in A["exports"].items():
+        for product, cfg in products.items():
+            share = np.interp(YEARS, cfg["share"]["year"], cfg["share"]["share"])
+            parts = {d: n / cfg["destinations_total"] for d, n in cfg["destinations"].items()}
+            parts[cfg["rest"]] = 1.0 - sum(parts.values())
+            for dest, part in parts.items():
+                key = cfg["rest_split_key"] if dest == cfg["rest"] else "population"
+                method = "derived_share+destination_share" if dest != cfg["rest"] else "derived_share+rest_by_key"
+                for y, v in zip(YEARS, share):
+                    rows.append((exporter, product, int(y), float(_round(v * part)), dest, key, method,
+                                 f"{cfg['source']};{ASSUMED}"))
+    return pd.DataFrame(rows, columns=["exporter", "product", "year", "share", "destination", "split_key",
+                                       "method", "source"])
 
 
 # ----------------------------------------------------------------------------- US drivetrains
@@ -799,6 +887,7 @@ def build() -> dict[str, str]:
     rows = Rows()
     smartphone_inflows(rows)
     ev_inflows(rows)
+    hev_inflows(rows)
     wind_inflows(rows)
     inflows = rows.frame()
     inflows["source"] = inflows["source"].map(lambda s: ";".join(dict.fromkeys(s.split(";"))))
@@ -809,10 +898,11 @@ def build() -> dict[str, str]:
     if missing:
         raise SystemExit(f"source keys used but not in data-raw/sources.csv: {missing}")
     us_drive = wind_drivetrains_usa()
+    exports = used_exports()
     gdp = regressors()
     observations = collection_observations(gdp)
     policy = policy_years()
-    for df in (gdp, observations, policy, COUNTRIES, KEYS_LONG, us_drive):
+    for df in (gdp, observations, policy, COUNTRIES, KEYS_LONG, us_drive, exports):
         used += sorted({k for s in df["source"] for k in s.split(";")})
     missing = sorted(set(used) - set(sources["source"]))
     if missing:
@@ -827,7 +917,8 @@ def build() -> dict[str, str]:
                      ("countries.csv", COUNTRIES), ("region_groups.csv", GROUPS),
                      ("split_keys.csv", KEYS_LONG),
                      ("regressors.csv", gdp), ("collection_observations.csv", observations),
-                     ("policy_years.csv", policy), ("wind_drivetrains_usa.csv", us_drive)):
+                     ("policy_years.csv", policy), ("wind_drivetrains_usa.csv", us_drive),
+                     ("used_exports.csv", exports)):
         buf = io.StringIO()
         df.to_csv(buf, index=False, lineterminator="\n", float_format="%.6g")
         out[name] = buf.getvalue()

@@ -34,7 +34,7 @@ def test_coverage_is_complete(inflows):
     grouped = inflows[~inflows["region"].map(regions.is_country)]
     assert set(grouped["region"]) == {"EU27", "ROW"} and grouped["split_key"].notna().all()
     segs = inflows.groupby("product")["segment"].unique().map(sorted).to_dict()
-    assert segs == {"ev_traction_motor": ["bev", "phev"], "smartphone": ["all"],
+    assert segs == {"ev_traction_motor": ["bev", "hev", "phev"], "smartphone": ["all"],
                     "wind_turbine": ["offshore", "onshore"]}
     n = inflows.groupby(["demand", "region", "product", "segment"])["year"].agg(["min", "max", "count"])
     assert (n["min"] == 1990).all() and (n["max"] == 2060).all() and (n["count"] == 71).all()

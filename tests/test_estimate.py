@@ -125,12 +125,18 @@ def test_default_run_invariants(default_run):
     assert (piv["recovered"] <= piv["liberated"] + tol).all()
     assert (piv["liberated"] <= piv["collected"] + tol).all()
     assert (piv["collected"] <= piv["end_of_life"] + tol).all()
-    assert (piv.drop(columns="secondary_share") >= -1e-9).all().all()
-    # stock change = sales - end of life, every region, product, element
+    # every flow is >= 0 except net exports (imports of used products make them negative)
+    assert (piv.drop(columns=["secondary_share", "net_export"]) >= -1e-9).all().all()
+    # stock change = sales - end of life - net exports, every region, product, element
     stock = piv["in_use_stock"].unstack("year")
     d = stock.diff(axis=1).iloc[:, 1:]
-    flow = (piv["sales"] - piv["end_of_life"]).unstack("year").iloc[:, 1:]
+    flow = (piv["sales"] - piv["end_of_life"] - piv["net_export"]).unstack("year").iloc[:, 1:]
     np.testing.assert_allclose(d.to_numpy(), flow.to_numpy(), atol=1e-6, rtol=1e-6)
+    # used exports leave Japan and arrive elsewhere: nothing is lost in the world
+    world_net = piv.xs("WORLD", level="region")["net_export"]
+    np.testing.assert_allclose(world_net.to_numpy(), 0.0, atol=1e-6)
+    jpn = piv.xs(("JPN", "ev_traction_motor", "Nd", 2030), level=("region", "product", "element", "year"))
+    assert float(jpn["net_export"].iloc[0]) > 0
     # WORLD is the sum of the regions
     flows = df[df.stage != "secondary_share"]
     world = flows[flows.region == "WORLD"].set_index(["product", "element", "stage", "year"])["value"]

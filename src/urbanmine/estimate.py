@@ -52,10 +52,12 @@ from .profiles import ELEMENTS, Profile, Quantity
 __all__ = ["STAGES", "STAGE_UNITS", "TOTAL_ELEMENT", "TOTAL_PRODUCT", "estimate", "EstimateInputs",
            "load_inputs", "run", "DEFAULT_SCENARIO"]
 
-STAGES = ("sales", "in_use_stock", "end_of_life", "collected", "liberated", "recovered", "secondary_share")
+STAGES = ("sales", "in_use_stock", "net_export", "end_of_life", "collected", "liberated", "recovered",
+          "secondary_share")
 FLOW_STAGES = STAGES[:-1]
 STAGE_UNITS = {
-    "sales": units.MASS_FLOW, "in_use_stock": units.MASS, "end_of_life": units.MASS_FLOW,
+    "sales": units.MASS_FLOW, "in_use_stock": units.MASS, "net_export": units.MASS_FLOW,
+    "end_of_life": units.MASS_FLOW,
     "collected": units.MASS_FLOW, "liberated": units.MASS_FLOW, "recovered": units.MASS_FLOW,
     "secondary_share": units.FRACTION,
 }
@@ -86,6 +88,7 @@ class EstimateInputs:
     regions: object = None  # urbanmine.regions.Regions: the countries and their groupings
     keys: dict = None  # split keys of the data (urbanmine.inflows.load_split_keys)
     tables: tuple = None  # GDP and law-year tables of the collection projections
+    exports: dict = None  # used exports by product (urbanmine.inflows.load_used_exports)
 
     @property
     def demand_paths(self) -> list[str]:
@@ -115,7 +118,7 @@ def load_inputs(profiles=None, data=None, model=None, regions=None) -> EstimateI
     from .collection import load_model, load_training_tables
     from .defaults import default_dir
     from .inflows import data_dir as check_data_dir
-    from .inflows import load_inflows, load_split_keys
+    from .inflows import load_inflows, load_split_keys, load_used_exports
     from .profiles import load_profiles
     from .regions import load_regions
 
@@ -128,12 +131,15 @@ def load_inputs(profiles=None, data=None, model=None, regions=None) -> EstimateI
         prof.check_regions(regs)
     inflows = load_inflows(data_dir, regs)
     keys = load_split_keys(data_dir, regs)
+    exports = load_used_exports(data_dir, regs, keys)
     mdl = load_model(model_path)
     files = sorted(prof_dir.glob("*.toml")) + [data_dir / n for n in (
         "inflows.csv", "countries.csv", "region_groups.csv", "split_keys.csv", "regressors.csv",
         "policy_years.csv")] + [model_path] + ([Path(regions)] if regions is not None else [])
+    if exports:
+        files.append(data_dir / "used_exports.csv")
     return EstimateInputs(profs, inflows, mdl, data_dir, files, prof_dir, regs, keys,
-                          load_training_tables(data_dir))
+                          load_training_tables(data_dir), exports)
 
 
 # -- sampling helpers ---------------------------------------------------------------------------
@@ -409,6 +415,7 @@ class _Prepared:
     z: np.ndarray | None = None  # [S, F + country] collection-model draws
     v: np.ndarray | None = None  # [S, len(LEVER_DRAWS)] lever draws
     variants: dict = None  # regional variants of the profile by country (see _variants)
+    trade: tuple = None  # used exports: (exporter positions, share [E, T], destination [country, E, T])
 
 
 def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed, idx=None) -> _Prepared:
@@ -434,7 +441,8 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
     if prof.collection_category is not None:
         x = projection_features(inputs.model, countries, years, prof.collection_category, tables=inputs.tables)
     prep = _Prepared(prof, seg_of_k, inflow, years, x, countries, inputs.model.effects(countries),
-                     variants=_variants(prof, inputs.regions, countries))
+                     variants=_variants(prof, inputs.regions, countries),
+                     trade=_trade(inputs, product, idx, years))
     if samples:
         ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
         rng = np.random.default_rng(ss)
@@ -446,11 +454,34 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
     return prep
 
 
+def _trade(inputs, product, idx, years):
+    """The used exports of ``product`` for the modelled countries ``idx`` and ``years``, or None."""
+    got = (inputs.exports or {}).get(product)
+    if got is None:
+        return None
+    exporters, eyears, share, dest = got
+    pos = {int(c): i for i, c in enumerate(idx)}
+    keep = [e for e, code in enumerate(exporters) if int(inputs.regions.index([code])[0]) in pos]
+    if not keep:
+        return None
+    at = np.searchsorted(eyears, np.clip(years, eyears[0], eyears[-1]))
+    inside = (years >= eyears[0]) & (years <= eyears[-1])
+    sh = np.where(inside, share[keep][:, at], 0.0)
+    return (np.array([pos[int(inputs.regions.index([exporters[e]])[0])] for e in keep]), sh,
+            dest[np.asarray(idx)][:, keep][:, :, at])
+
+
+def exporter_positions(inputs, products) -> np.ndarray:
+    """Positions in ``inputs.regions.countries`` of every country exporting used ``products``."""
+    codes = {c for p in products for c in (inputs.exports or {}).get(p, ((),))[0]}
+    return inputs.regions.index(sorted(codes)) if codes else np.array([], dtype=int)
+
+
 def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v, inflow_at, check, n=1):
     """The flow stages of one product under one scenario (:mod:`urbanmine.pipeline`): a list in
     the order of :data:`FLOW_STAGES` of DataArrays over ``country``, ``element``, ``year`` (and
     ``sample`` where the block's ``n`` samples differ)."""
-    from .pipeline import cohort_model, element_sales, end_of_life_chain, named, technology_units
+    from .pipeline import cohort_model, element_sales, end_of_life_chain, named, technology_units, used_exports
 
     years = prep.years
     vd = {name: (None if v is None else v[:, i]) for i, name in enumerate(LEVER_DRAWS)}
@@ -475,6 +506,10 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
         sales = sales.expand_dims(sample=n)
     sales = sales.transpose("sample", "country", "element", "cohort")
     stock, eol = cohort_model(sales, lifetime, inflow_at, check=check)
+    if prep.trade is not None:
+        eol, net_export = used_exports(eol, *prep.trade)
+    else:
+        net_export = xr.zeros_like(eol)
     collection = _lever(scen, "collection", product, years, vd["collection"], countries)
     if collection is None or np.any(np.isnan(collection)):
         if prep.x is None:
@@ -495,7 +530,8 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
         named(_required(scen, "liberation", product, years, vd["liberation"], countries), rate_dims, drop=keep),
         named(_required(scen, "process_yield", product, years, vd["process_yield"], countries), rate_dims, drop=keep),
     )
-    return [sales.rename(cohort="year"), stock, eol, chain["collected"], chain["liberated"], chain["recovered"]]
+    return [sales.rename(cohort="year"), stock, net_export, eol, chain["collected"], chain["liberated"],
+            chain["recovered"]]
 
 
 def _cells(stages, yi, membership, ei, n):
@@ -597,7 +633,8 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     """
     # only the countries of the asked regions are modelled (every country for WORLD)
     full = inputs.regions.membership(regions)
-    idx = np.nonzero(full.any(axis=0))[0]
+    # the asked countries, and the exporters of used products, whose exports may arrive there
+    idx = np.union1d(np.nonzero(full.any(axis=0))[0], exporter_positions(inputs, products))
     prepared = {p: _prepare(inputs, p, scenarios, samples, seed, idx) for p in products}
     years = prepared[products[0]].years
     yi = np.searchsorted(years, out_years)

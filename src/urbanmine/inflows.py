@@ -28,7 +28,7 @@ from .defaults import default_dir
 from .errors import InputDataError
 
 __all__ = ["INFLOW_COLUMNS", "load_inflows", "load_demand_paths", "load_split_keys", "country_inflows",
-           "data_dir"]
+           "data_dir", "load_used_exports"]
 
 INFLOW_COLUMNS = ("demand", "region", "product", "segment", "year", "value", "unit", "method", "source")
 
@@ -261,3 +261,107 @@ def country_inflows(inflows, keys, regions, demand: str, product: str, segments)
             assigned[open_] = True
         out[:, j] = values
     return out, years
+
+
+EXPORT_COLUMNS = ("exporter", "product", "year", "share", "destination", "split_key", "method", "source")
+
+
+def load_used_exports(data=None, regions=None, keys=None) -> dict:
+    """Used products leaving a country at the end of their use there (``data/used_exports.csv``).
+
+    Columns ``exporter,product,year,share,destination,split_key,method,source``: in ``year``, a
+    ``share`` [1] of the products of ``product`` whose use ends in country ``exporter`` leaves it
+    as used goods and reaches end of life in ``destination`` (a country or a region, split over
+    its countries other than the exporter by ``split_key``). An exporter may have several
+    destinations in a year; their shares add up to at most 1. Years without a row have no
+    exports. The file is optional: a data directory without it has none.
+
+    Returns ``product -> (exporters [E], years [Y], share [E, Y], destination [country, E, Y])``:
+    the total share exported, and where it goes (weights summing to 1 over the countries of
+    ``regions`` wherever the share is above 0).
+    """
+    import pandas as pd
+
+    path = _data_dir(data) / "used_exports.csv"
+    if not path.exists():
+        return {}
+    df = _read_csv(path, EXPORT_COLUMNS)
+    if regions is None:
+        from .regions import load_regions
+
+        regions = load_regions(data)
+    if keys is None:
+        keys = load_split_keys(data, regions)
+
+    def line(i):
+        return i + 2
+
+    for col in ("exporter", "product", "destination", "split_key"):
+        bad = df[col].isna()
+        if bad.any():
+            raise InputDataError(f"{path}, line {line(int(np.argmax(bad.to_numpy())))}: {col} is empty")
+    for i, code in enumerate(df["exporter"]):
+        if not regions.is_country(str(code)):
+            raise InputDataError(f"{path}, line {line(i)}: exporter = {code!r}, expected a country code "
+                                 f"(ISO 3166-1 alpha-3){regions.suggest(str(code))}")
+    dest = {}
+    for i, code in enumerate(df["destination"]):
+        if code not in dest:
+            try:
+                dest[code] = regions.resolve(code, "destination")
+            except InputDataError as exc:
+                raise InputDataError(f"{path}, line {line(i)}: {exc}") from None
+    bad = ~df["split_key"].isin(list(keys))
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        raise InputDataError(f"{path}, line {line(i)}: split_key = {df['split_key'].iloc[i]!r}, expected one "
+                             f"of {', '.join(keys)}")
+    year = pd.to_numeric(df["year"], errors="coerce")
+    bad = year.isna() | (year != year.round())
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        raise InputDataError(f"{path}, line {line(i)}: year = {df['year'].iloc[i]!r}, expected an integer year")
+    share = pd.to_numeric(df["share"], errors="coerce")
+    bad = share.isna() | (share < 0) | (share > 1)
+    if bad.any():
+        i = int(np.argmax(bad.to_numpy()))
+        raise InputDataError(f"{path}, line {line(i)}: share = {df['share'].iloc[i]!r}, expected a fraction "
+                             "within [0, 1]")
+    df = df.assign(year=year.astype(int), share=share.astype(float), destination=df["destination"].map(dest))
+    dup = df.duplicated(["exporter", "product", "year", "destination"])
+    if dup.any():
+        i = int(np.argmax(dup.to_numpy()))
+        raise InputDataError(f"{path}, line {line(i)}: duplicate row for exporter {df['exporter'].iloc[i]}, "
+                             f"product {df['product'].iloc[i]}, year {df['year'].iloc[i]}, destination "
+                             f"{df['destination'].iloc[i]}")
+    total = df.groupby(["exporter", "product", "year"])["share"].sum()
+    if (total > 1 + 1e-9).any():
+        e, p, y = total[total > 1 + 1e-9].index[0]
+        raise InputDataError(f"{path}: exporter {e}, product {p}, year {y}: the destinations' shares add up to "
+                             f"{total.loc[(e, p, y)]:.4g}, expected at most 1")
+    out = {}
+    n_c = len(regions.countries)
+    for product, sub in df.groupby("product", sort=True):
+        exporters = sorted(sub["exporter"].unique())
+        years = np.arange(int(sub["year"].min()), int(sub["year"].max()) + 1)
+        sh = np.zeros((len(exporters), years.size))
+        weights = np.zeros((n_c, len(exporters), years.size))
+        for (code, d, key), rows in sub.groupby(["exporter", "destination", "split_key"], sort=True):
+            e = exporters.index(code)
+            members = [c for c in regions.members(d) if c != code]
+            if not members:
+                raise InputDataError(f"{path}: destination {d} of exporter {code} has no country other than "
+                                     "the exporter")
+            idx = regions.index(members)
+            kyears, karr = keys[key]
+            k = karr[idx][:, np.searchsorted(kyears, np.clip(years, kyears[0], kyears[-1]))]
+            denom = k.sum(axis=0)
+            w = np.where(denom > 0, k / np.where(denom > 0, denom, 1.0), 1.0 / idx.size)  # [member, Y]
+            part = np.zeros(years.size)
+            part[np.searchsorted(years, rows["year"].to_numpy())] = rows["share"].to_numpy()
+            sh[e] += part
+            weights[idx, e] += w * part
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weights = np.where(sh[None] > 0, weights / np.where(sh[None] > 0, sh[None], 1.0), 0.0)
+        out[product] = (exporters, years, sh, weights)
+    return out

@@ -20,6 +20,7 @@ called on its own; none reads a file. :mod:`urbanmine.estimate` composes them::
     units    = technology_units(inflow, shares, segment_of)            [unit/yr]
     sales    = element_sales(units, magnet, fractions)                 [t/yr]
     stock, end_of_life = cohort_model(sales, lifetime, inflow_at)      [t], [t/yr]
+    end_of_life, net_export = used_exports(end_of_life, exporter, share, destination)  [t/yr]
     chain    = end_of_life_chain(end_of_life, collection, liberation, process_yield)   [t/yr]
     regional = to_regions(chain["recovered"], membership)              [t/yr]
 """
@@ -32,8 +33,8 @@ import xarray as xr
 from . import units as _units
 from .stocks import inflow_driven
 
-__all__ = ["DIMS", "named", "technology_units", "element_sales", "cohort_model", "end_of_life_chain",
-           "to_regions", "membership_array"]
+__all__ = ["DIMS", "named", "technology_units", "element_sales", "cohort_model", "used_exports",
+           "end_of_life_chain", "to_regions", "membership_array"]
 
 DIMS = ("sample", "country", "region", "segment", "technology", "element", "cohort", "year")
 """Dimension names, in the canonical order of the numpy arrays behind them."""
@@ -99,6 +100,41 @@ def cohort_model(sales: xr.DataArray, lifetime, inflow_at: str = "middle", *, ch
     stock = xr.DataArray(np.broadcast_to(res.stock, arr.shape), dims=dims, coords=coords)
     outflow = xr.DataArray(np.broadcast_to(res.outflow, arr.shape), dims=dims, coords=coords)
     return stock, outflow
+
+
+def used_exports(end_of_life: xr.DataArray, exporter, share, destination):
+    """Move the used products exported at the end of their use to where they reach end of life.
+
+    Parameters
+    ----------
+    end_of_life : DataArray ``[.., country, .., year]``
+        Outflow from use in each country [t/yr].
+    exporter : array of int ``[exporter]``
+        Positions of the exporting countries along ``country``.
+    share : array ``[exporter, year]``
+        Share of each exporter's outflow leaving it as used goods [1].
+    destination : array ``[country, exporter, year]``
+        Where each exporter's used goods go: weights summing to at most 1 over ``country`` (less
+        where destinations are not among the countries modelled) [1].
+
+    Returns
+    -------
+    (end_of_life, net_export) : DataArrays like ``end_of_life`` [t/yr]
+        End of life in each country (its own products not exported, plus those it imports) and
+        net exports (exported minus imported), so that for every country sales - end of life -
+        net export = change in stock, and net exports sum to zero over every exporter's
+        destinations and the exporter.
+    """
+    n_c = end_of_life.sizes["country"]
+    exporter = np.asarray(exporter, dtype=int)
+    share = xr.DataArray(np.asarray(share, dtype=float), dims=("exporter", "year"))
+    leaving = end_of_life.isel(country=xr.DataArray(exporter, dims="exporter")) * share
+    origin = np.zeros((n_c, exporter.size))
+    origin[exporter, np.arange(exporter.size)] = 1.0
+    moved = xr.DataArray(origin, dims=("country", "exporter")) - xr.DataArray(
+        np.asarray(destination, dtype=float), dims=("country", "exporter", "year"))
+    net = xr.dot(moved, leaving, dim="exporter").transpose(*end_of_life.dims)
+    return end_of_life - net, net
 
 
 def end_of_life_chain(end_of_life: xr.DataArray, collection, liberation, process_yield) -> xr.Dataset:

@@ -282,9 +282,8 @@ def ev_inflows(rows: Rows):
                     i = y - Y0
                     method[i] = "reported" if r in ("CHN", "USA", "IND") else "derived_share"
                     source[i] = "IEA_GEVO2024_DATA"
-                after = YEARS > cfg["projection_years"][-1]
-                method[after] = "held_constant"
-                source[after] = f"IEA_GEVO2024_DATA;{ASSUMED}"
+                last = cfg["projection_years"][-1]
+                _extend(values, method, source, last, "Electric vehicles", sc, "IEA_GEVO2024_DATA")
                 values = _round(np.maximum(values, 0.0))
                 EV_TOTAL[(sc, r)] = EV_TOTAL.get((sc, r), 0.0) + values
                 group = r in GROUPED
@@ -359,6 +358,31 @@ def hev_inflows(rows: Rows):
             group = r in GROUPED
             rows.add(sc, r, "ev_traction_motor", "hev", "vehicle/yr", _round(values), method, source,
                      SK["ev_key"] if group else "")
+
+
+def _iea_trajectory(sector: str, demand: str):
+    """Anchor years and values of the IEA's magnet rare-earth demand of ``sector`` under the
+    scenario of a demand path (GCMO 2024 data, data-raw/iea_gcmo2024_magnet_ree.csv) [kt]."""
+    t = pd.read_csv(RAW / "iea_gcmo2024_magnet_ree.csv")
+    scen = A["extension"]["iea_scenario"][demand]
+    t = t[(t.scenario == scen) & (t.quantity == f"magnet REE demand (Nd+Pr+Dy+Tb): {sector}")].sort_values("year")
+    return t.year.to_numpy(dtype=float), t.value.to_numpy(dtype=float)
+
+
+def _extend(values, method, source, last, sector, demand, last_source):
+    """After the last projected year, scale by the IEA's magnet rare-earth demand of the sector
+    relative to that year (linear between its five-year anchors), held after its last year."""
+    years, demand_kt = _iea_trajectory(sector, demand)
+    base = values[YEARS == last][0]
+    after = YEARS > last
+    ratio = np.interp(YEARS[after], years, demand_kt) / np.interp(last, years, demand_kt)
+    values[after] = base * ratio
+    scaled = after & (YEARS <= years[-1])
+    method[scaled] = "scaled_iea_gcmo2024"
+    source[scaled] = f"{last_source};IEA_GCMO2024_DATA"
+    held = YEARS > years[-1]
+    method[held] = "held_constant"
+    source[held] = f"{last_source};IEA_GCMO2024_DATA;{ASSUMED}"
 
 
 def _ev_country_rows(rows, sc, region, seg, values, hist, h_years, last_hist):
@@ -492,10 +516,7 @@ def wind_inflows(rows: Rows):
             method[sl] = "growth_rate" if sc == "stated" else "growth_rate+scaled"
             src = "WINDEUROPE_2023_EVWIND" if r == "EU27" else "GWEC_GWR2025_SOLARVISION;WINDEUROPE_2023_EVWIND"
             source[sl] = src if sc == "stated" else f"{src};WINDEUROPE_H1_2024;{ASSUMED}"
-            after = YEARS > 2030
-            total[after] = total[YEARS == 2030][0]
-            method[after] = "held_constant"
-            source[after] = ASSUMED
+            _extend(total, method, source, 2030, "Wind", sc, source[YEARS == 2030][0])
             osh = A["wind"]["offshore_share"][r]
             off = _interp_anchor(osh["year"], osh["share"])
             osrc = ";".join(osh["source"])

@@ -84,10 +84,18 @@ def test_ev_history_equals_iea_and_row_is_world_minus_regions(inflows):
     tot = inflows[(inflows.demand == "stated") & (inflows["product"] == "ev_traction_motor") & inflows.region.isin(SEVEN)
                   & (inflows.segment == "bev") & (inflows.year == 2030)].value.sum()
     assert tot == pytest.approx(_iea("iea_global_ev_data_2024.csv", "World", "BEV", 2030, "Projection-STEPS"), rel=1e-4)
-    # before the IEA series: none; after 2035: held
+    # before the IEA series: none; after 2035: the IEA's EV magnet demand (GCMO 2024 data, STEPS:
+    # 32.012 kt in 2035, 40.277 kt in 2050), then held
     assert get(inflows, "stated", "EU27", "ev_traction_motor", "bev", 2005) == 0.0
-    assert get(inflows, "stated", "IND", "ev_traction_motor", "bev", 2050) == get(
-        inflows, "stated", "IND", "ev_traction_motor", "bev", 2035)
+    ind_2035 = get(inflows, "stated", "IND", "ev_traction_motor", "bev", 2035)
+    assert get(inflows, "stated", "IND", "ev_traction_motor", "bev", 2050) == pytest.approx(
+        ind_2035 * 40.277 / 32.012, rel=1e-5)
+    assert get(inflows, "stated", "IND", "ev_traction_motor", "bev", 2060) == get(
+        inflows, "stated", "IND", "ev_traction_motor", "bev", 2050)
+    # wind after 2030: the IEA's wind magnet demand (APS 21.713 kt in 2030, 18.755 kt in 2040)
+    eu_2030 = get(inflows, "accelerated", "EU27", "wind_turbine", "onshore", 2030)
+    assert get(inflows, "accelerated", "EU27", "wind_turbine", "onshore", 2040) == pytest.approx(
+        eu_2030 * 18.755 / 21.713, rel=1e-4)
 
 
 def test_smartphones_by_hand(inflows):

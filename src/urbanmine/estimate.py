@@ -45,7 +45,7 @@ import xarray as xr
 
 from . import units
 from .errors import InputDataError
-from .lifetimes import INFLOW_AT, Lifetime
+from .lifetimes import INFLOW_AT
 from .pipeline import membership_array
 from .profiles import ELEMENTS, Profile, Quantity
 
@@ -211,34 +211,29 @@ class _ProductParams:
     shares: np.ndarray  # [S, K, C], or [S, country, K, C] with regional shares
     magnet: np.ndarray  # [S, K, C] kg/unit
     fractions: np.ndarray  # [S, K, E, C]
-    lifetime: Lifetime  # parameters [S, 1, 1, 1], or [S, country, 1, 1] with regional lifetimes
+    lifetime: object  # Lifetime with parameters [S, 1, 1, 1], or with regional lifetimes a list of
+    # (country positions, Lifetime): the countries that share one (use, storage) lifetime
     by_country: bool = False  # shares have a country axis
 
 
-def _lifetime(spec, regional, knobs, n, variant_of) -> Lifetime:
-    """The lifetime with parameters ``[S, 1, 1, 1]`` (scalars when S = 1), or ``[S, country, 1,
-    1]`` when there are regional variants (``variant_of``: the variant of each country, -1 for
-    the default). One draw per parameter serves the default and every variant."""
+def _lifetimes(spec, regional, knobs, n) -> list:
+    """The lifetime of each regional variant and, last, the default, with parameters ``[S, 1, 1,
+    1]`` (scalars when S = 1). One draw per parameter serves the default and every variant."""
     from .lifetimes import FAMILIES
 
     cls = FAMILIES[spec["family"]]
     specs = [*regional.values(), spec]  # index -1 is the default
-    vals = {}
+    vals = [{} for _ in specs]
     for p in cls.param_names:
         u = knobs.next() if _param_has_range(spec, regional, p) else None
-        per = []
-        for sp in specs:
+        for i, sp in enumerate(specs):
             q = sp[p]
             c = q.at([2000], "central")
             if u is not None and q.has_range:
                 c = _triangular(u, q.at([2000], "low"), c, q.at([2000], "high"))
-            per.append(np.broadcast_to(c, (n,)))
-        if regional:
-            vals[p] = np.stack(per, axis=1)[:, variant_of].reshape(n, len(variant_of), 1, 1)
-        else:
-            v = per[-1]
-            vals[p] = v.reshape(n, 1, 1, 1) if n > 1 else float(v[0])
-    return cls(**vals)
+            v = np.broadcast_to(c, (n,))
+            vals[i][p] = v.reshape(n, 1, 1, 1) if n > 1 else float(v[0])
+    return [cls(**v) for v in vals]
 
 
 def _variants(profile: Profile, regions, countries):
@@ -266,19 +261,22 @@ def _product_params(profile: Profile, years, u: np.ndarray | None, elements, var
     # the order of draws is fixed by the profile (see n_knobs): lifetime, storage, magnets,
     # compositions, shares
     lv, sv = variants["lifetime"], variants["storage"]
-    by_country_life = lv is not None or sv is not None
-    if by_country_life:
+    uses = _lifetimes(profile.lifetime, profile.lifetime_regional if lv is not None else {}, knobs, n)
+    stores = (_lifetimes(profile.storage, profile.storage_regional if sv is not None else {}, knobs, n)
+              if profile.storage is not None else None)
+    if lv is None and sv is None:
+        lifetime = uses[-1] if stores is None else uses[-1].then(stores[-1])
+    else:
+        # countries grouped by their (use, storage) variants: one cohort model per group
         n_c = len(lv if lv is not None else sv)
         lv = lv if lv is not None else np.full(n_c, -1)
         sv = sv if sv is not None else np.full(n_c, -1)
-    lifetime = _lifetime(profile.lifetime, profile.lifetime_regional if by_country_life else {}, knobs, n, lv)
-    if by_country_life and not profile.lifetime_regional:
-        lifetime = _broadcast_lifetime(lifetime, n, len(lv))
-    if profile.storage is not None:
-        storage = _lifetime(profile.storage, profile.storage_regional if by_country_life else {}, knobs, n, sv)
-        if by_country_life and not profile.storage_regional:
-            storage = _broadcast_lifetime(storage, n, len(sv))
-        lifetime = lifetime.then(storage)
+        pairs = np.stack([lv, sv], axis=1)
+        lifetime = []
+        for u, st in np.unique(pairs, axis=0):
+            pos = np.nonzero((lv == u) & (sv == st))[0]
+            model = uses[u] if stores is None else uses[u].then(stores[st])
+            lifetime.append((pos, model))
     magnet = np.stack([
         np.broadcast_to(_quantity(profile.technology(s, t).magnet_kg_per_unit, years, knobs), (n, len(years)))
         for s, t in profile.technologies], axis=1)
@@ -322,12 +320,6 @@ def _drawn_shares(seg, years, w, code) -> np.ndarray:
     w = w[:, None, None]
     return np.where(w < 0.5, lo + (central - lo) * (w / 0.5), central + (hi - central) * ((w - 0.5) / 0.5))
 
-
-def _broadcast_lifetime(lifetime, n, n_countries):
-    """A lifetime with parameters ``[S, 1, 1, 1]`` given a country axis ``[S, country, 1, 1]``."""
-    vals = {p: np.broadcast_to(np.reshape(v, (-1, 1, 1, 1)), (n, n_countries, 1, 1))
-            for p, v in lifetime.params.items()}
-    return type(lifetime)(**vals)
 
 
 # -- the computation ----------------------------------------------------------------------------
@@ -454,6 +446,32 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
     return prep
 
 
+def _cohorts(sales, lifetime, factor, inflow_at, check):
+    """In-use stock and outflow of ``sales`` ``[sample, country, element, cohort]``: one cohort
+    model per group of countries sharing a lifetime (``lifetime`` a list of (positions,
+    Lifetime)), or one for all; ``factor`` ``[S, country, cohort]`` scales lifetimes by country
+    and cohort (a scenario's lever) or is None."""
+    from .pipeline import cohort_model
+
+    if not isinstance(lifetime, list):
+        lt = lifetime if factor is None else lifetime.scaled(factor[:, :, None, :])
+        return cohort_model(sales, lt, inflow_at, check=check)
+    if len(lifetime) == 1:
+        return _cohorts(sales, lifetime[0][1], factor, inflow_at, check)
+    stock = np.empty(sales.shape)
+    eol = np.empty(sales.shape)
+    for pos, lt in lifetime:
+        if factor is not None:
+            lt = lt.scaled(factor[:, pos][:, :, None, :])
+        s_, e_ = cohort_model(sales.isel(country=pos), lt, inflow_at, check=check)
+        stock[:, pos], eol[:, pos] = s_.values, e_.values
+    dims = ("sample", "country", "element", "year")
+    coords = {d: sales.coords[d] for d in ("sample", "country", "element") if d in sales.coords}
+    if "cohort" in sales.coords:
+        coords["year"] = sales.coords["cohort"].values
+    return xr.DataArray(stock, dims=dims, coords=coords), xr.DataArray(eol, dims=dims, coords=coords)
+
+
 def _trade(inputs, product, idx, years):
     """The used exports of ``product`` for the modelled countries ``idx`` and ``years``, or None."""
     got = (inputs.exports or {}).get(product)
@@ -481,7 +499,7 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
     """The flow stages of one product under one scenario (:mod:`urbanmine.pipeline`): a list in
     the order of :data:`FLOW_STAGES` of DataArrays over ``country``, ``element``, ``year`` (and
     ``sample`` where the block's ``n`` samples differ)."""
-    from .pipeline import cohort_model, element_sales, end_of_life_chain, named, technology_units, used_exports
+    from .pipeline import element_sales, end_of_life_chain, named, technology_units, used_exports
 
     years = prep.years
     vd = {name: (None if v is None else v[:, i]) for i, name in enumerate(LEVER_DRAWS)}
@@ -494,18 +512,17 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
     )
     sales = element_sales(units_in, named(params.magnet, ("sample", "technology", "cohort")),
                           named(params.fractions, ("sample", "technology", "element", "cohort")))
-    lifetime = params.lifetime
     factor = _lever(scen, "lifetime_factor", product, years, vd["lifetime_factor"], countries)
     if factor is not None:
         factor = np.where(np.isnan(factor), 1.0, factor)  # no lever in force: the profile's lifetime
-    if factor is not None and np.any(factor != 1.0):
-        lifetime = lifetime.scaled(factor[:, :, None, :])  # by country and cohort
+    if factor is not None and np.all(factor == 1.0):
+        factor = None
     # the lifetime's parameters are numpy-shaped [sample, country, element, cohort]: give the
     # sales every one of those dimensions
     if "sample" not in sales.dims:
         sales = sales.expand_dims(sample=n)
     sales = sales.transpose("sample", "country", "element", "cohort")
-    stock, eol = cohort_model(sales, lifetime, inflow_at, check=check)
+    stock, eol = _cohorts(sales, params.lifetime, factor, inflow_at, check)
     if prep.trade is not None:
         eol, net_export = used_exports(eol, *prep.trade)
     else:
@@ -631,19 +648,22 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     and a running per-sample sum of the products' flows (for ``all``) are held at once, so the
     peak grows with cells x samples x 2, not with the number of products.
     """
-    # only the countries of the asked regions are modelled (every country for WORLD)
+    # only the countries of the asked regions are modelled (every country for WORLD), and for a
+    # product with used exports its exporters, whose exports may arrive there
     full = inputs.regions.membership(regions)
-    # the asked countries, and the exporters of used products, whose exports may arrive there
-    idx = np.union1d(np.nonzero(full.any(axis=0))[0], exporter_positions(inputs, products))
-    prepared = {p: _prepare(inputs, p, scenarios, samples, seed, idx) for p in products}
+    asked = np.nonzero(full.any(axis=0))[0]
+    idx_of = {p: np.union1d(asked, exporter_positions(inputs, [p])) for p in products}
+    idx = np.union1d(asked, exporter_positions(inputs, products))
+    prepared = {p: _prepare(inputs, p, scenarios, samples, seed, idx_of[p]) for p in products}
     years = prepared[products[0]].years
     yi = np.searchsorted(years, out_years)
     all_elements = [*ELEMENTS, TOTAL_ELEMENT]
-    membership = membership_array(inputs.regions, regions).isel(country=idx)
+    member_all = membership_array(inputs.regions, regions)
+    membership = {p: member_all.isel(country=idx_of[p]) for p in products}
     ei = [all_elements.index(e) for e in elements]
     with_total = len(products) > 1
-    args = (yi, membership, ei, inflow_at)
-    flows = [_product_flows(inputs, prepared[p], p, scenarios, slice(None), True, *args, check)
+    args = {p: (yi, membership[p], ei, inflow_at) for p in products}
+    flows = [_product_flows(inputs, prepared[p], p, scenarios, slice(None), True, *args[p], check)
              for p in products]
     if with_total:
         flows.append(sum(flows[1:], flows[0].copy()))
@@ -673,7 +693,7 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
         for start in range(0, samples, chunk):
             stop = min(start + chunk, samples)
             # the mass balance was checked on the central run; the samples use the same kernels
-            f = _product_flows(inputs, prepared[p], p, scenarios, slice(start, stop), False, *args, False)
+            f = _product_flows(inputs, prepared[p], p, scenarios, slice(start, stop), False, *args[p], False)
             store[:, :, start:stop] = np.moveaxis(_labelled(f), 1, -1).reshape(n_labels, n_cells, -1)
             if with_total:
                 total[..., start:stop] += np.moveaxis(f, 1, -1)

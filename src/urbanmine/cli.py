@@ -199,7 +199,11 @@ model_opt = click.option(
 @data_opt
 @model_opt
 @click.option("--out", "out_path", required=True, metavar="FILE", help="Output file; '-' streams CSV to standard output.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "iamc"]), default="csv", show_default=True,
+              help="csv: the tidy table; parquet: the same as Parquet (pyarrow); iamc: the IAMC long "
+              "layout (model,scenario,region,variable,unit,year,value; variables like "
+              "Recovered|REE|Wind Turbine, statistics as |Mean, |p05, |p50, |p95) read by "
+              "pyam.IamDataFrame.")
 @overwrite_opt
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @click.option("--report", "report_dir", metavar="DIR", default=None,
@@ -225,7 +229,7 @@ def estimate(regions, regions_file, year_from, year_to, products, elements, scen
     if fmt == "parquet" and out_path == "-":
         raise click.UsageError("--out - streams CSV only; give a file name for parquet")
     if report_dir is not None and (out_path == "-" or fmt != "csv"):
-        raise click.UsageError("--report needs --out FILE.csv (a CSV file)")
+        raise click.UsageError("--report needs --out FILE.csv (a CSV file in the tidy layout, --format csv)")
     if samples and seed is None:
         seed = 0
     check_writable(out_path, overwrite)

@@ -348,6 +348,8 @@ def write_estimate(df, out, fmt="csv", overwrite=False, *, inputs=None, seed=Non
             },
             "inputs_sha256": {str(p): _sha256(p) for p in inputs.files},
         }
+    if fmt not in ("csv", "parquet", "iamc"):
+        raise InputDataError(f"format = {fmt!r}, expected csv, parquet or iamc")
     if fmt == "parquet":
         try:
             import pyarrow  # noqa: F401
@@ -372,8 +374,54 @@ def write_estimate(df, out, fmt="csv", overwrite=False, *, inputs=None, seed=Non
 def _write_table(df, fh, fmt) -> None:
     if fmt == "parquet":
         df.to_parquet(fh, index=False)
+    elif fmt == "iamc":
+        write_csv(to_iamc(df), fh)
     else:
         write_csv(df, fh)
+
+
+IAMC_COLUMNS = ("model", "scenario", "region", "variable", "unit", "year", "value")
+IAMC_STAGES = {
+    "sales": "Sales", "in_use_stock": "In-Use Stock", "net_export": "Net Export", "end_of_life": "End of Life",
+    "collected": "Collected", "liberated": "Liberated", "recovered": "Recovered",
+    "secondary_share": "Secondary Share",
+}
+"""The IAMC variable name of each stage (the first level of ``Stage|Element|Product``)."""
+IAMC_PRODUCTS = {"ev_traction_motor": "EV Traction Motor", "all": "All Products"}
+IAMC_STATISTICS = {"mean": "Mean", "p05": "p05", "p50": "p50", "p95": "p95"}
+
+
+def iamc_product(product: str) -> str:
+    """The IAMC name of a product id: ``wind_turbine`` -> ``Wind Turbine``."""
+    return IAMC_PRODUCTS.get(product, product.replace("_", " ").title())
+
+
+def to_iamc(df, model: str | None = None):
+    """An estimate table in the IAMC long layout read by ``pyam.IamDataFrame``.
+
+    Columns ``model, scenario, region, variable, unit, year, value``; ``model`` is
+    ``urbanmine <version>``; ``variable`` is ``Stage|Element|Product`` (e.g.
+    ``Recovered|REE|Wind Turbine``, ``End of Life|Nd|All Products``) for the central values and
+    ``Stage|Element|Product|Mean`` (``|p05``, ``|p50``, ``|p95``) for the Monte Carlo statistics.
+    Cells without a value (a secondary share without sales) are left out: the IAMC format has no
+    empty values.
+    """
+    import pandas as pd
+
+    from . import __version__
+
+    model = model or f"urbanmine {__version__}"
+    base = (df["stage"].astype(str).map(IAMC_STAGES) + "|" + df["element"].astype(str) + "|"
+            + df["product"].astype(str).map(iamc_product))
+    frames = []
+    for col, suffix in [("value", ""), *((c, "|" + n) for c, n in IAMC_STATISTICS.items() if c in df)]:
+        frames.append(pd.DataFrame({
+            "model": model, "scenario": df["scenario"].astype(str), "region": df["region"].astype(str),
+            "variable": base + suffix, "unit": df["unit"].astype(str), "year": df["year"].astype(int),
+            "value": df[col].astype(float),
+        }))
+    out = pd.concat(frames, ignore_index=True)
+    return out[out["value"].notna()].reset_index(drop=True)
 
 
 def write_csv(df, fh, *, chunk_rows: int = 200_000) -> None:

@@ -410,12 +410,14 @@ class _Prepared:
     trade: tuple = None  # used exports: (exporter positions, share [E, T], destination [country, E, T])
 
 
-def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed, idx=None) -> _Prepared:
+def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed, idx=None,
+             draws=None) -> _Prepared:
     """Inflows, collection features and Monte Carlo draws of one product, for the countries
     ``idx`` (positions in ``inputs.regions.countries``; default all).
 
     Draws are made for every country and then selected, so a country's numbers do not depend on
-    which other countries a run needs.
+    which other countries a run needs. ``draws`` (``u, z, v`` as :func:`draw_layout` describes)
+    replaces the random draws, e.g. with a sensitivity-analysis design.
     """
     from .collection import projection_features
     from .inflows import country_inflows
@@ -435,15 +437,80 @@ def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed
     prep = _Prepared(prof, seg_of_k, inflow, years, x, countries, inputs.model.effects(countries),
                      variants=_variants(prof, inputs.regions, countries),
                      trade=_trade(inputs, product, idx, years))
-    if samples:
+    n_f = len(inputs.model.coefficients)
+    if draws is not None:
+        prep.u, z, prep.v = draws
+        prep.z = np.concatenate([z[:, :n_f], z[:, n_f + idx]], axis=1)
+    elif samples:
         ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(product.encode()),))
         rng = np.random.default_rng(ss)
-        n_f = len(inputs.model.coefficients)
         prep.u = rng.random((samples, n_knobs(prof)))
         z = rng.standard_normal((samples, n_f + len(every)))
         prep.z = np.concatenate([z[:, :n_f], z[:, n_f + idx]], axis=1)
         prep.v = rng.random((samples, len(LEVER_DRAWS)))
     return prep
+
+
+def knob_names(profile: Profile) -> list[tuple[str, str]]:
+    """``(kind, name)`` of each uniform draw of one sample of ``profile``, in the order the draws
+    are used (see :func:`n_knobs`); ``kind`` is ``lifetime``, ``magnet mass``, ``composition``
+    or ``technology mix``."""
+    out = []
+    for label, spec, regional in (("lifetime", profile.lifetime, profile.lifetime_regional),
+                                  ("storage", profile.storage, profile.storage_regional)):
+        if spec:
+            out += [("lifetime", f"{label} {p}") for p in spec if p != "family" and _param_has_range(spec, regional, p)]
+    for s_, t in profile.technologies:
+        if profile.technology(s_, t).magnet_kg_per_unit.has_range:
+            out.append(("magnet mass", f"{s_}/{t}"))
+    for cid, comp in profile.compositions.items():
+        out += [("composition", f"{cid} {e}") for e, q in comp.items() if e in profile.elements and q.has_range]
+    for sid, seg in profile.segments.items():
+        if seg.has_share_range():
+            out.append(("technology mix", sid))
+    assert len(out) == n_knobs(profile)
+    return out
+
+
+def draw_layout(inputs: EstimateInputs, products) -> list[tuple[str, str, str, int]]:
+    """The columns of one Monte Carlo sample of a run: ``(product, kind, name, column)`` for every
+    uniform draw, product by product: the profile's numbers (:func:`knob_names`), the collection
+    model (``kind`` ``collection model``: its coefficients and every country's effect, standard
+    normal), and the scenario levers (``kind`` ``lever``, one per :data:`LEVER_DRAWS`)."""
+    rows, col = [], 0
+    n_f = len(inputs.model.coefficients)
+    for p in products:
+        for kind, name in knob_names(inputs.profiles[p]):
+            rows.append((p, kind, name, col))
+            col += 1
+        for j in range(n_f + len(inputs.regions.countries)):
+            name = (f"coefficient {j}" if j < n_f else f"effect {inputs.regions.countries[j - n_f]}")
+            rows.append((p, "collection model", name, col))
+            col += 1
+        for lever in LEVER_DRAWS:
+            rows.append((p, "lever", lever, col))
+            col += 1
+    return rows
+
+
+def split_draws(inputs: EstimateInputs, products, uniforms: np.ndarray) -> dict:
+    """Per-product draws ``(u, z, v)`` from a matrix of uniforms ``[sample, column]`` laid out by
+    :func:`draw_layout`; the collection model's columns become standard normal."""
+    from scipy.stats import norm
+
+    out, col = {}, 0
+    n_f = len(inputs.model.coefficients)
+    for p in products:
+        k = n_knobs(inputs.profiles[p])
+        nz = n_f + len(inputs.regions.countries)
+        u = uniforms[:, col:col + k]
+        z = norm.ppf(np.clip(uniforms[:, col + k:col + k + nz], 1e-12, 1 - 1e-12))
+        v = uniforms[:, col + k + nz:col + k + nz + len(LEVER_DRAWS)]
+        out[p] = (u, z, v)
+        col += k + nz + len(LEVER_DRAWS)
+    if col != uniforms.shape[1]:
+        raise InputDataError(f"draws have {uniforms.shape[1]} columns, expected {col}")
+    return out
 
 
 def _cohorts(sales, lifetime, factor, inflow_at, check):
@@ -636,7 +703,8 @@ def _summarise(store: np.ndarray) -> np.ndarray:
 
 
 def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_years, *, samples=0,
-        seed=None, inflow_at="middle", chunk_size=1000, progress=None, check=True) -> dict:
+        seed=None, inflow_at="middle", chunk_size=1000, progress=None, check=True, draws=None,
+        keep_samples=False) -> dict:
     """Central values and statistics of every output cell.
 
     Returns a dict with ``labels`` (scenarios, then differences), ``products`` (the run's, then
@@ -647,14 +715,21 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     Memory: products are sampled one at a time; the samples of one product's cells (float32)
     and a running per-sample sum of the products' flows (for ``all``) are held at once, so the
     peak grows with cells x samples x 2, not with the number of products.
+
+    ``draws`` (product -> ``(u, z, v)``, see :func:`split_draws`) replaces the random draws;
+    ``keep_samples`` adds ``samples`` ``[label, product, region, element, stage, year, sample]``
+    (float32; for small runs such as a sensitivity analysis's one cell).
     """
+    if draws is not None:
+        samples = next(iter(draws.values()))[0].shape[0]
     # only the countries of the asked regions are modelled (every country for WORLD), and for a
     # product with used exports its exporters, whose exports may arrive there
     full = inputs.regions.membership(regions)
     asked = np.nonzero(full.any(axis=0))[0]
     idx_of = {p: np.union1d(asked, exporter_positions(inputs, [p])) for p in products}
     idx = np.union1d(asked, exporter_positions(inputs, products))
-    prepared = {p: _prepare(inputs, p, scenarios, samples, seed, idx_of[p]) for p in products}
+    prepared = {p: _prepare(inputs, p, scenarios, samples, seed, idx_of[p], None if draws is None else draws[p])
+                for p in products}
     years = prepared[products[0]].years
     yi = np.searchsorted(years, out_years)
     all_elements = [*ELEMENTS, TOTAL_ELEMENT]
@@ -685,6 +760,7 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     per_sample = 4 * 8 * n_labels * n_cells + 8 * 16 * len(scenarios) * idx.size * len(ELEMENTS) * years.size
     chunk = max(1, min(chunk_size, (256 << 20) // per_sample))
     flow_shape = (len(scenarios),) + cell_shape[:2] + (len(FLOW_STAGES), cell_shape[-1])
+    kept = []
     total = np.zeros(flow_shape + (samples,), dtype=np.float32) if with_total else None
     for pi, p in enumerate(products):
         # samples last (contiguous per cell); float32 halves the memory of large ensembles and
@@ -701,6 +777,8 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
                 progress((stop - start) / len(products))
         for li in range(n_labels):
             stats[:, li, pi] = _summarise(store[li])
+        if keep_samples:
+            kept.append(store)
         del store
     if with_total:
         shares = np.empty((len(scenarios),) + cell_shape[:2] + (1, cell_shape[-1], samples), dtype=np.float32)
@@ -714,6 +792,12 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
             if li >= len(scenarios):  # a difference: B minus the first scenario, per sample
                 full = full - np.concatenate([total[0], shares[0]], axis=2)
             stats[:, li, -1] = _summarise(full.reshape(n_cells, samples))
+            if keep_samples:
+                if li == 0:
+                    kept.append(np.empty((n_labels, n_cells, samples), dtype=np.float32))
+                kept[-1][li] = full.reshape(n_cells, samples)
+    if keep_samples:
+        out["samples"] = np.stack(kept, axis=1).reshape(shape + (samples,))
     for name, v in zip(STAT_COLUMNS, stats):
         out[name] = v.reshape(shape)
     return out

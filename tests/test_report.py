@@ -84,3 +84,77 @@ def test_estimate_report_shortcut(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "rep" / "report.html").exists()
     assert Path(tmp_path / "rep" / "cascade_2040.png").read_bytes().startswith(PNG)
+
+
+VOID = {"meta", "img", "br", "hr", "input", "link"}
+
+
+def _check_html(text):
+    """Parse the report: every non-void tag is closed in order (a well-formed document)."""
+    from html.parser import HTMLParser
+
+    class Checker(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.errors = [], []
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in VOID:
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            if not self.stack or self.stack[-1] != tag:
+                self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            else:
+                self.stack.pop()
+
+    c = Checker()
+    c.feed(text)
+    c.close()
+    assert not c.errors, c.errors[:3]
+    assert c.stack == [], c.stack
+    assert text.startswith("<!DOCTYPE html>")
+
+
+def test_report_with_scenarios_and_sensitivity_is_well_formed(tmp_path):
+    est = tmp_path / "e.csv"
+    r = CliRunner()
+    res = r.invoke(main, ["estimate", "--region", "EU27", "--region", "CHN", "--from", "2025", "--to", "2050",
+                          "--scenario", "current-practice", "--scenario", "announced-policies", "--samples", "40",
+                          "--seed", "1", "--out", str(est), "-q"])
+    assert res.exit_code == 0, res.output
+    sens = tmp_path / "s.csv"
+    res = r.invoke(main, ["sensitivity", "--region", "EU27", "--year", "2040", "--samples", "32", "--out", str(sens), "-q"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "rep"
+    written = make_report(est, out, year=2040, sensitivity=sens)
+    assert {p.name for p in written} >= {"scenarios.png", "sensitivity.png", "uncertainty.png", "report.html"}
+    text = (out / "report.html").read_text()
+    _check_html(text)
+    # key numbers with median and range, per scenario and for the policy difference
+    assert "<th>median [t/yr]</th><th>p05-p95 [t/yr]</th>" in text
+    assert "announced-policies minus current-practice" in text
+    assert "sales of the modelled products" in text
+    # small products stay visible in the table; the sales data's sources are listed
+    assert "Recovered REE by product" in text and ">smartphone<" in text
+    assert "IEA_GEVO2025_DATA" in text and "OWID_IRENA2024_WIND" in text
+    assert "What drives the uncertainty" in text
+    # every figure is at least 200 dpi
+    import struct
+
+    for p in written:
+        if p.suffix == ".png":
+            data = p.read_bytes()
+            i = data.find(b"pHYs")
+            assert i > 0, p.name
+            ppm = struct.unpack(">I", data[i + 4:i + 8])[0]
+            assert ppm * 0.0254 >= 199, (p.name, ppm * 0.0254)
+
+
+def test_report_says_what_is_absent(estimates, tmp_path):
+    out = tmp_path / "rep"
+    make_report(estimates / "det.csv", out, year=2040)
+    text = (out / "report.html").read_text()
+    _check_html(text)
+    assert "Not shown: no Monte Carlo samples" in text and "one scenario only" in text
+    assert "no sensitivity analysis" in text

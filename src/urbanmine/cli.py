@@ -338,14 +338,17 @@ def sensitivity(region, year, element, stage, product, scenario_name, demand, ba
 @click.argument("estimate_csv", metavar="ESTIMATE.csv")
 @click.option("--out", "out_dir", required=True, metavar="DIR", help="Directory for the PNG figures and report.html.")
 @click.option("--year", type=int, default=2040, show_default=True, help="Year of the stage cascade.")
+@click.option("--sensitivity", "sensitivity_csv", default=None, metavar="FILE.csv",
+              help="Also draw a sensitivity analysis (the CSV of 'urbanmine sensitivity --out').")
 @profiles_opt
 @overwrite_opt
 @_reports_errors
-def report(estimate_csv, out_dir, year, profiles_dir, overwrite):
-    """Figures and a self-contained report.html from an estimate CSV (and its .meta.json)."""
+def report(estimate_csv, out_dir, year, sensitivity_csv, profiles_dir, overwrite):
+    """Figures (200 dpi, each with a source line) and a self-contained report.html from an
+    estimate CSV (and its .meta.json)."""
     from .report import make_report
 
-    written = make_report(estimate_csv, out_dir, year, overwrite, profiles_dir)
+    written = make_report(estimate_csv, out_dir, year, overwrite, profiles_dir, sensitivity_csv)
     for p in written:
         click.echo(f"wrote {p}", err=True)
 

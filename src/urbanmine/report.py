@@ -69,9 +69,15 @@ def read_estimate(path):
     return df
 
 
+DPI = 200
+"""Resolution of every figure [dots per inch]: fit to print at full page width."""
+NCOLS = 4
+"""Panels per row: more regions wrap onto further rows."""
+
+
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", pad_inches=0.15)
     return buf.getvalue()
 
 
@@ -83,29 +89,65 @@ def _regions(df):
     return list(dict.fromkeys(df["region"]))
 
 
+def _grid(plt, n, width=3.2, height=2.5, sharex=True, sharey=False):
+    """A figure of ``n`` panels, at most :data:`NCOLS` per row, with constrained layout (titles
+    and labels never overlap); returns the figure and the ``n`` axes."""
+    ncols = min(NCOLS, n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows + 0.7), squeeze=False,
+                             sharex=sharex, sharey=sharey, layout="constrained")
+    flat = list(axes.flat)
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def _source(fig, text: str) -> None:
+    """A source line under the figure (kept in the saved image by the tight bounding box)."""
+    fig.text(0.0, -0.01, text, fontsize=6.5, ha="left", va="top", color="#333333", wrap=False)
+
+
+def _source_text(df, what: str) -> str:
+    """The source line of a figure: the tool, the estimate file, the scenario and the inputs."""
+    from . import __version__
+
+    info = df.attrs.get("info", {})
+    return (f"Source: urbanmine {__version__}, {info.get('file', 'estimate')}; scenario {info.get('scenario', '')}; "
+            f"{what}.\nSales: IEA Global EV Outlook 2024/2025 and Critical Minerals Outlook 2024, national hybrid "
+            "statistics, IRENA capacity (via Our World in Data), GWEC and WindEurope, IDC; product profiles and "
+            "collection model as shipped (sources in the report).")
+
+
+def _product_colour(p):
+    return PRODUCT_STYLE.get(p, ("#777777", "++"))
+
+
 def _fig_recovered(df, plt):
-    rec = df[df.stage == "recovered"]
-    regions, elements = _regions(df), list(dict.fromkeys(rec["element"]))
+    """Recovered REE by product, stacked, a panel per region (element detail in the cascade and
+    share figures; small products are listed in the report's table)."""
+    full = df.attrs["full"]
+    scen = df.attrs["info"]["scenario"]
+    rec = full[(full.stage == "recovered") & (full.scenario == scen) & (full.element == "REE")
+               & (full["product"] != "all") & full.region.isin(_regions(df))]
+    regions = _regions(df)
     products = list(dict.fromkeys(rec["product"]))
-    fig, axes = plt.subplots(len(regions), len(elements), figsize=(3.2 * len(elements), 2.4 * len(regions)),
-                             squeeze=False, sharex=True)
-    for i, r in enumerate(regions):
-        for j, e in enumerate(elements):
-            ax = axes[i, j]
-            sub = rec[(rec.region == r) & (rec.element == e)].pivot_table(index="year", columns="product", values="value")
-            sub = sub.reindex(columns=products).fillna(0.0)
-            base = np.zeros(len(sub))
-            for p in products:
-                colour, hatch = PRODUCT_STYLE.get(p, ("#777777", "++"))
-                ax.fill_between(sub.index, base, base + sub[p], facecolor=colour, hatch=hatch,
-                                edgecolor="white", linewidth=0.0, label=p)
-                base = base + sub[p].to_numpy()
-            ax.set_title(f"{r}: {e}", fontsize=9)
-            if j == 0:
-                ax.set_ylabel("recovered [t/yr]", fontsize=8)
-            ax.tick_params(labelsize=7)
-    axes[0, -1].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Recovered rare earths by product, scenario {df['scenario'].iloc[0]} (central values)", fontsize=11)
+    fig, axes = _grid(plt, len(regions))
+    for ax, r in zip(axes, regions):
+        sub = rec[rec.region == r].pivot_table(index="year", columns="product", values="value")
+        sub = sub.reindex(columns=products).fillna(0.0)
+        base = np.zeros(len(sub))
+        for p in products:
+            colour, hatch = _product_colour(p)
+            ax.fill_between(sub.index, base, base + sub[p], facecolor=colour, hatch=hatch, edgecolor="white",
+                            linewidth=0.0, label=p.replace("_", " "))
+            base = base + sub[p].to_numpy()
+        ax.set_title(r, fontsize=9)
+        ax.set_ylabel("recovered REE [t/yr]", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Recovered rare earths (Nd+Pr+Dy+Tb) by product, scenario {scen}, central values", fontsize=10)
+    _source(fig, _source_text(df, "central values; products with small tonnages (smartphones) are listed in the "
+                                  "report's table"))
     return fig
 
 
@@ -113,10 +155,9 @@ def _fig_cascade(df, plt, year):
     sub = df[(df.year == year) & df.stage.isin(STAGE_ORDER)]
     regions = _regions(df)
     elements = list(dict.fromkeys(sub["element"]))
-    fig, axes = plt.subplots(1, len(regions), figsize=(3.4 * len(regions), 3.2), squeeze=False)
+    fig, axes = _grid(plt, len(regions), width=3.0, height=2.8, sharex=False)
     x = np.arange(len(STAGE_ORDER))
-    for i, r in enumerate(regions):
-        ax = axes[0, i]
+    for ax, r in zip(axes, regions):
         tab = sub[sub.region == r].groupby(["stage", "element"])["value"].sum().unstack("element")
         tab = tab.reindex(index=list(STAGE_ORDER), columns=elements).fillna(0.0)
         base = np.zeros(len(STAGE_ORDER))
@@ -126,14 +167,15 @@ def _fig_cascade(df, plt, year):
             base = base + tab[e].to_numpy()
         for xi, total in zip(x, base):
             ax.text(xi, total, f"{total:,.0f}" if total >= 10 else f"{total:.2g}", ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(x, [s.replace("_", " ") for s in STAGE_ORDER], rotation=30, fontsize=7)
+        ax.set_xticks(x, [s.replace("_", " ") for s in STAGE_ORDER], rotation=25, fontsize=7)
+        ax.set_ylim(0, max(float(base.max()), 1e-9) * 1.15)
         ax.set_title(r, fontsize=9)
         ax.tick_params(labelsize=7)
-        if i == 0:
-            ax.set_ylabel(f"[t/yr] in {year}", fontsize=8)
-    axes[0, -1].legend(fontsize=7)
-    fig.suptitle(f"Where the material is lost, {year}, scenario {df['scenario'].iloc[0]} (all products, central values)",
-                 fontsize=11, y=1.04)
+        ax.set_ylabel(f"[t/yr] in {year}", fontsize=8)
+    axes[-1].legend(fontsize=7, title="element", title_fontsize=7)
+    fig.suptitle(f"Where the material is lost in {year}: end of life, collected, liberated, recovered "
+                 f"(all products; labels: REE total)", fontsize=10)
+    _source(fig, _source_text(df, "central values"))
     return fig
 
 
@@ -148,44 +190,52 @@ def _share_table(df):
 def _fig_share(df, plt):
     tab = _share_table(df)
     regions = _regions(df)
-    fig, axes = plt.subplots(1, len(regions), figsize=(3.4 * len(regions), 2.8), squeeze=False, sharey=True)
-    for i, r in enumerate(regions):
-        ax = axes[0, i]
+    full = df.attrs["full"]
+    scen = df.attrs["info"]["scenario"]
+    ree = full[(full.scenario == scen) & (full["product"] == "all") & (full.element == "REE")
+               & (full.stage == "secondary_share")]
+    fig, axes = _grid(plt, len(regions), height=2.4, sharey=True)
+    for ax, r in zip(axes, regions):
         for e in dict.fromkeys(df["element"]):
-            s = tab.loc[(r, e)]["share"] * 100
+            s_ = tab.loc[(r, e)]["share"] * 100
             colour, style = ELEMENT_STYLE.get(e, ("#777777", "-"))
-            ax.plot(s.index, s.to_numpy(), color=colour, linestyle=style, label=e)
+            ax.plot(s_.index, s_.to_numpy(), color=colour, linestyle=style, label=e, linewidth=1.1)
+        t = ree[ree.region == r].sort_values("year")
+        if len(t):
+            ax.plot(t.year, t.value * 100, color="#000000", linewidth=2.2, alpha=0.35, label="REE")
         ax.set_title(r, fontsize=9)
         ax.tick_params(labelsize=7)
-        if i == 0:
-            ax.set_ylabel("recovered / demand [%]", fontsize=8)
-    axes[0, -1].legend(fontsize=7)
-    fig.suptitle("Secondary share: demand that recovery could meet (all products)", fontsize=11, y=1.04)
+        ax.set_ylabel("recovered / demand [%]", fontsize=8)
+    axes[-1].legend(fontsize=7)
+    fig.suptitle("Secondary share: recovered over the same year's demand of the modelled products "
+                 "(smartphones, EV motors, wind turbines), by element", fontsize=10)
+    _source(fig, _source_text(df, "central values; demand = sales of the modelled products only, not the "
+                                  "whole economy's"))
     return fig
 
 
 def _fig_uncertainty(df, plt):
-    rec = df[(df.stage == "recovered") & df.element.isin(["Nd", "Dy"])]
+    full = df.attrs["full"]
+    scen = df.attrs["info"]["scenario"]
+    rec = full[(full.stage == "recovered") & (full.scenario == scen) & (full.element == "REE")
+               & full.region.isin(_regions(df))]
     regions = _regions(df)
-    products = list(dict.fromkeys(rec["product"]))
-    elements = [e for e in ("Nd", "Dy") if e in set(rec.element)]
-    fig, axes = plt.subplots(len(regions), len(elements), figsize=(3.6 * len(elements), 2.5 * len(regions)),
-                             squeeze=False, sharex=True)
-    for i, r in enumerate(regions):
-        for j, e in enumerate(elements):
-            ax = axes[i, j]
-            for p in products:
-                s = rec[(rec.region == r) & (rec.element == e) & (rec["product"] == p)].sort_values("year")
-                colour = PRODUCT_STYLE.get(p, ("#777777", ""))[0]
-                ax.fill_between(s.year, s.p05, s.p95, color=colour, alpha=0.25, linewidth=0)
-                ax.plot(s.year, s.p50, color=colour, label=f"{p} (median)")
-                ax.plot(s.year, s.value, color=colour, linestyle=":", linewidth=0.8)
-            ax.set_title(f"{r}: {e}", fontsize=9)
-            ax.tick_params(labelsize=7)
-            if j == 0:
-                ax.set_ylabel("recovered [t/yr]", fontsize=8)
-    axes[0, -1].legend(fontsize=6)
-    fig.suptitle("Uncertainty: 5th-95th percentile band, median (solid), central run (dotted)", fontsize=11)
+    products = [p for p in dict.fromkeys(rec["product"])]
+    fig, axes = _grid(plt, len(regions))
+    for ax, r in zip(axes, regions):
+        for p in products:
+            s_ = rec[(rec.region == r) & (rec["product"] == p)].sort_values("year")
+            colour = "#000000" if p == "all" else _product_colour(p)[0]
+            ax.fill_between(s_.year, s_.p05, s_.p95, color=colour, alpha=0.18, linewidth=0)
+            ax.plot(s_.year, s_.p50, color=colour, label=("all products" if p == "all" else p.replace("_", " ")),
+                    linewidth=1.6 if p == "all" else 1.0)
+        ax.set_title(r, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_ylabel("recovered REE [t/yr]", fontsize=8)
+    axes[0].legend(fontsize=6.5, loc="upper left")
+    fig.suptitle(f"Uncertainty of recovered REE, scenario {scen}: median and 5th-95th percentile band", fontsize=10)
+    _source(fig, _source_text(df, f"{df.attrs['info'].get('samples', '')} Monte Carlo samples; percentiles of each "
+                                  "product and of their sum (they do not add up)"))
     return fig
 
 
@@ -224,8 +274,11 @@ def _totals_html(full, scenarios, diffs, has_stats):
            + (", and the 5th-95th percentile range over the Monte Carlo samples" if has_stats else
               "; no Monte Carlo samples were drawn, so no uncertainty ranges are shown")
            + ". Quote the central value with its range.</p>",
+           "<p>The secondary share is recovered over the same year's <b>sales of the modelled products</b> "
+           "(smartphones, EV traction motors, wind turbines) in the region: the share of these products' own "
+           "demand that recovery could meet, not a share of the economy's rare-earth demand.</p>",
            "<table><tr><th>scenario</th><th>region</th><th>year</th><th>recovered [t/yr]</th>"
-           + ("<th>p05-p95 [t/yr]</th>" if has_stats else "") + "<th>secondary share</th></tr>"]
+           + ("<th>median [t/yr]</th><th>p05-p95 [t/yr]</th>" if has_stats else "") + "<th>secondary share</th></tr>"]
     idx = tot.set_index(["scenario", "region", "stage", "year"])
     for s in scenarios + diffs:
         for r in dict.fromkeys(tot.region):
@@ -236,7 +289,8 @@ def _totals_html(full, scenarios, diffs, has_stats):
                 except KeyError:
                     continue
                 label = s + (" (recoverable upper bound)" if s.split(" minus ")[0] == "technical-potential" else "")
-                rng = f"<td>{_fmt(rec['p05'])} – {_fmt(rec['p95'])}</td>" if has_stats else ""
+                rng = (f"<td>{_fmt(rec['p50'])}</td><td>{_fmt(rec['p05'])} – {_fmt(rec['p95'])}</td>"
+                       if has_stats else "")
                 sh = "–" if share != share else (f"{share:+.1%}" if " minus " in s else f"{share:.1%}")
                 out.append(f"<tr><td style='text-align:left'>{html.escape(label)}</td><td>{html.escape(r)}</td>"
                            f"<td>{y}</td><td>{_fmt(rec['value'])}</td>{rng}<td>{sh}</td></tr>")
@@ -248,26 +302,97 @@ def _totals_html(full, scenarios, diffs, has_stats):
     return "\n".join(out)
 
 
-def _fig_scenarios(full, scenarios, plt, has_stats):
+def _products_html(full, scenario, has_stats):
+    """Recovered REE by product in the milestone years: small products stay visible here."""
+    rec = full[(full.scenario == scenario) & (full.element == "REE") & (full.stage == "recovered")]
+    years = [y for y in MILESTONES if y in set(rec.year)] or [int(rec.year.max())]
+    out = [f"<h2>Recovered REE by product, {html.escape(scenario)} [t/yr]</h2>",
+           "<table><tr><th>region</th><th>product</th>"
+           + "".join(f"<th>{y}</th>" + (f"<th>{y} p05-p95</th>" if has_stats else "") for y in years) + "</tr>"]
+    idx = rec.set_index(["region", "product", "year"])
+    for r in dict.fromkeys(rec.region):
+        for p in dict.fromkeys(rec["product"]):
+            cells = []
+            for y in years:
+                try:
+                    row = idx.loc[(r, p, y)]
+                except KeyError:
+                    cells.append("<td>–</td>" + ("<td>–</td>" if has_stats else ""))
+                    continue
+                cells.append(f"<td>{_fmt(row['value'])}</td>")
+                if has_stats:
+                    cells.append(f"<td>{_fmt(row['p05'])} – {_fmt(row['p95'])}</td>")
+            name = "all products" if p == "all" else p.replace("_", " ")
+            out.append(f"<tr><td>{html.escape(r)}</td><td style='text-align:left'>{html.escape(name)}</td>"
+                       + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _sensitivity_html(result):
+    c = result.cell
+    rows = "".join(
+        f"<tr><td style='text-align:left'>{html.escape(r.group)}</td><td>{r.inputs}</td><td>{r.ST:.3f} ± {r.ST_conf:.3f}</td>"
+        f"<td>{r.S1:.3f} ± {r.S1_conf:.3f}</td></tr>" for r in result.table.itertuples())
+    return (f"<h2>What drives the uncertainty: {html.escape(c['stage'])} {html.escape(c['element'])}, "
+            f"{html.escape(c['region'])}, {c['year']}, {html.escape(c['scenario'])}</h2>"
+            "<p>Sobol indices by group of inputs (SALib; N = "
+            f"{result.base_samples} base samples, {result.model_runs:,} model runs; ± the 95 % bootstrap "
+            "half-width). ST: the share of the output's variance that involves the group; S1: the share it "
+            "explains alone. A group with ST near 0 does not matter for this result.</p>"
+            "<table><tr><th>input group</th><th>inputs</th><th>total ST</th><th>first-order S1</th></tr>"
+            + rows + "</table>")
+
+
+def _data_sources_html(meta, products):
+    """The sources of the sales data of the run's products, from the data directory's
+    ``inflows.csv`` and ``sources.csv`` (named in the estimate's meta.json)."""
+    import pandas as pd
+
+    files = [Path(f) for f in (meta or {}).get("inputs_sha256", {}) if f.endswith("inflows.csv")]
+    if not files or not files[0].exists() or not (files[0].parent / "sources.csv").exists():
+        return ("<h3>Sales data</h3><p class='note'>Not shown: the estimate's meta.json does not name a readable "
+                "inflows.csv and sources.csv.</p>")
+    inflows = pd.read_csv(files[0], usecols=["product", "source"])
+    keys = sorted({k for s in inflows[inflows["product"].isin(products)]["source"].dropna() for k in s.split(";")})
+    src = pd.read_csv(files[0].parent / "sources.csv").set_index("source")
+    items = []
+    for k in keys:
+        if k in src.index:
+            r = src.loc[k]
+            items.append(f"<li><b>{html.escape(k)}</b>: {html.escape(str(r['title']))} ({html.escape(str(r['year']))}); "
+                         f"{html.escape(str(r['where']))}</li>")
+    return ("<h3>Sales data (products put into use)</h3><p>The sources of every row of the sales data of the "
+            "products in this report (data/inflows.csv; how each value was obtained is its 'method', see "
+            "data/README.md):</p><ul>" + "".join(items) + "</ul>")
+
+
+def _fig_scenarios(full, scenarios, plt, has_stats, df):
     tot, _, element = _total_rows(full)
     rec = tot[tot.stage == "recovered"]
     regions = list(dict.fromkeys(rec.region))[:MAX_FIGURE_REGIONS]
-    fig, axes = plt.subplots(1, len(regions), figsize=(3.6 * len(regions), 3.0), squeeze=False)
+    fig, axes = _grid(plt, len(regions))
     styles = ["-", "--", ":", "-."]
-    greys = ["#111111", "#555555", "#999999", "#333333"]
-    for i, r in enumerate(regions):
-        ax = axes[0, i]
-        for k, s in enumerate(scenarios):
-            d = rec[(rec.region == r) & (rec.scenario == s)].sort_values("year")
+    greys = ["#111111", "#2b6cb0", "#c05621", "#555555"]
+    for ax, r in zip(axes, regions):
+        for k, s_ in enumerate(scenarios):
+            d = rec[(rec.region == r) & (rec.scenario == s_)].sort_values("year")
             if has_stats:
                 ax.fill_between(d.year, d.p05, d.p95, color=greys[k % 4], alpha=0.15, linewidth=0)
-            ax.plot(d.year, d.value, color=greys[k % 4], linestyle=styles[k % 4], label=s)
+            label = s_ + (" (upper bound)" if s_ == "technical-potential" else "")
+            ax.plot(d.year, d.value, color=greys[k % 4], linestyle=styles[k % 4], label=label)
         ax.set_title(r, fontsize=9)
         ax.tick_params(labelsize=7)
-        if i == 0:
-            ax.set_ylabel(f"recovered {element} [t/yr]", fontsize=8)
-    axes[0, -1].legend(fontsize=7)
-    fig.suptitle(f"Recovered {element} by scenario (all products)", fontsize=11, y=1.04)
+        ax.set_ylabel(f"recovered {element} [t/yr]", fontsize=8)
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Recovered {element} by scenario (all products): central value"
+                 + (" and 5th-95th percentile band" if has_stats else ""), fontsize=10)
+    info = dict(df.attrs.get("info", {}))
+    info["scenario"] = ", ".join(scenarios)
+    proxy = df.iloc[:0].copy()
+    proxy.attrs = {**df.attrs, "info": info}
+    _source(fig, _source_text(proxy, "bands: uncertainty around each scenario (the scenarios share their draws)"
+                              if has_stats else "central values"))
     return fig
 
 
@@ -350,10 +475,13 @@ def _all_quantities(prof):
     yield from prof.end_of_life.values()
 
 
-def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = False, profiles=None) -> list[Path]:
+def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = False, profiles=None,
+                sensitivity=None) -> list[Path]:
     """Write the figures and ``report.html`` to ``out_dir``; return the paths written.
 
-    Nothing is written if a check fails; an existing file is replaced only with ``overwrite``.
+    ``sensitivity``: a CSV written by ``urbanmine sensitivity --out``, drawn as a tornado chart
+    (``sensitivity.png``) with its table. Nothing is written if a check fails; an existing file is
+    replaced only with ``overwrite``.
     """
     import matplotlib
 
@@ -395,9 +523,13 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
     if out_dir.exists() and not out_dir.is_dir():
         raise InputDataError(f"{out_dir}: exists and is not a directory")
     has_stats = {"p05", "p50", "p95"} <= set(df.columns) and df["p50"].notna().any()
+    df.attrs["info"] = {"file": Path(estimate_path).name, "scenario": scenarios[0],
+                        "samples": (meta or {}).get("samples", "") if has_stats else 0}
     names = ["recovered.png", f"cascade_{year}.png", "secondary_share.png"] + (["uncertainty.png"] if has_stats else [])
     if len(scenarios) > 1:
         names.append("scenarios.png")
+    if sensitivity is not None:
+        names.append("sensitivity.png")
     names.append("report.html")
     out_dir.mkdir(parents=True, exist_ok=True)
     for n in names:
@@ -411,11 +543,20 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
     if has_stats:
         figures["uncertainty.png"] = _fig_uncertainty(df, plt)
     if len(scenarios) > 1:
-        figures["scenarios.png"] = _fig_scenarios(full, scenarios, plt, has_stats)
+        figures["scenarios.png"] = _fig_scenarios(full, scenarios, plt, has_stats, df)
+    if sensitivity is not None:
+        from .sensitivity import plot_tornado, read_result
+
+        result = read_result(sensitivity)
+        buf = io.BytesIO()
+        plot_tornado(result, buf)
+        sens_png = buf.getvalue()
     images = {}
     for n, fig in figures.items():
         images[n] = _png(fig)
         plt.close(fig)
+    if sensitivity is not None:
+        images["sensitivity.png"] = sens_png
     rows, years = _key_numbers(df)
     scen = ", ".join(scenarios)
     totals = _totals_html(full, scenarios, diffs, has_stats)
@@ -448,18 +589,34 @@ def make_report(estimate_path, out_dir, year: int = 2040, overwrite: bool = Fals
                     f"<td>{'–' if share != share else f'{share:.1%}'}</td>"
                     + (f"<td>{html.escape(rng)}</td>" if any(x[5] for x in rows) else "") + "</tr>")
     body.append("</table>")
+    body.append(_products_html(full, scenarios[0], has_stats))
     captions = {
-        "recovered.png": "Recovered tonnes over time, stacked by product.",
+        "sensitivity.png": "Which uncertain inputs drive the result: total (ST) and first-order (S1) Sobol indices "
+                           "by input group, with 95 % bootstrap intervals.",
+        "recovered.png": "Recovered tonnes of rare earths (REE) over time, stacked by product.",
         f"cascade_{year}.png": f"End of life, collected, liberated and recovered in {year}, stacked by element.",
         "secondary_share.png": "Share of each year's demand that recovery could meet.",
         "uncertainty.png": "Monte Carlo uncertainty of recovered tonnes by product (percentiles per product; they do not add up across products).",
         "scenarios.png": "Recovered rare earths (REE, all products) by scenario: central value, and the p05-p95 band where samples were drawn.",
     }
     body.append("<h2>Figures</h2>")
+    absent = []
+    if not has_stats:
+        absent.append("no Monte Carlo samples in the estimate, so no uncertainty figure (run estimate with --samples)")
+    if len(scenarios) < 2:
+        absent.append("one scenario only, so no scenario comparison (run estimate with several --scenario)")
+    if sensitivity is None:
+        absent.append("no sensitivity analysis (urbanmine sensitivity --out FILE.csv, then report --sensitivity "
+                      "FILE.csv)")
+    if absent:
+        body.append("<p class='note'>Not shown: " + "; ".join(html.escape(a) for a in absent) + ".</p>")
     for n, data in images.items():
         uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
         body.append(f"<figure><img alt='{html.escape(captions[n])}' src='{uri}'><figcaption>{html.escape(captions[n])}</figcaption></figure>")
+    if sensitivity is not None:
+        body.append(_sensitivity_html(result))
     body.append("<h2>Assumptions and sources</h2>")
+    body.append(_data_sources_html(meta, list(used)))
     body.append(_assumptions_html(meta, used))
     body.append("</body></html>")
     written = []

@@ -124,9 +124,8 @@ def sensitivity(region: str, year: int, *, element: str = "REE", stage: str = "r
     from SALib.analyze import sobol as sobol_analyze
     from SALib.sample import sobol as sobol_sample
 
-    from .estimate import STAGE_UNITS, STAGES, TOTAL_ELEMENT, TOTAL_PRODUCT, load_inputs, resolve_regions
+    from .estimate import STAGE_UNITS, STAGES, TOTAL_ELEMENT, TOTAL_PRODUCT, load_inputs, resolve_regions, split_draws
     from .estimate import run as run_model
-    from .estimate import split_draws
 
     inputs = inputs or load_inputs()
     n = DEFAULT_BASE_SAMPLES if base_samples is None else int(base_samples)
@@ -201,14 +200,47 @@ def sensitivity(region: str, year: int, *, element: str = "REE", stage: str = "r
     )
 
 
+RESULT_COLUMNS = ("region", "year", "element", "stage", "product", "scenario", "unit", "group", "inputs", "S1",
+                  "S1_conf", "ST", "ST_conf", "base_samples", "model_runs", "output_mean", "output_p05",
+                  "output_p50", "output_p95")
+
+
 def result_table(result: SensitivityResult):
-    """The result as a tidy table: one row per group with the output cell's labels."""
+    """The result as a tidy table: one row per group with the output cell's labels, the design's
+    size and the output's mean and percentiles (``output_*``, in ``unit``)."""
     t = result.table.copy()
     for k, v in reversed(list(result.cell.items())):
         t.insert(0, k, v)
     t["base_samples"] = result.base_samples
     t["model_runs"] = result.model_runs
-    return t
+    for k, v in result.output.items():
+        t[f"output_{k}"] = v
+    return t[list(RESULT_COLUMNS)]
+
+
+def read_result(path) -> SensitivityResult:
+    """Read a table written by ``urbanmine sensitivity --out`` back into a result."""
+    import pandas as pd
+
+    from .io import read_table
+
+    df = read_table(path, RESULT_COLUMNS)
+    if df.empty:
+        raise InputDataError(f"{path}: no rows")
+    for col in ("year", "inputs", "S1", "S1_conf", "ST", "ST_conf", "base_samples", "model_runs", "output_mean",
+                "output_p05", "output_p50", "output_p95"):
+        vals = pd.to_numeric(df[col], errors="coerce")
+        if vals.isna().any():
+            i = int(np.argmax(vals.isna().to_numpy()))
+            raise InputDataError(f"{path}, line {i + 2}: {col} = {df[col].iloc[i]!r}, expected a number")
+        df[col] = vals
+    first = df.iloc[0]
+    cell = {k: (int(first[k]) if k == "year" else str(first[k]))
+            for k in ("region", "year", "element", "stage", "product", "scenario", "unit")}
+    table = df[["group", "inputs", "S1", "S1_conf", "ST", "ST_conf"]].reset_index(drop=True)
+    return SensitivityResult(table=table, cell=cell, base_samples=int(first["base_samples"]),
+                             model_runs=int(first["model_runs"]),
+                             output={k: float(first[f"output_{k}"]) for k in ("mean", "p05", "p50", "p95")})
 
 
 def describe(result: SensitivityResult) -> str:

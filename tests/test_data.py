@@ -259,3 +259,14 @@ def test_us_wind_mix_is_the_register_derivation():
     # 1990-2005: no PM generators in the register
     pm = sum(table[("1990-2005", d)] for d in ("DD-PMSG", "MS-PMSG", "HS-PMSG"))
     assert pm < 1e-4 and usa["central"]["no_pm"][col[2005]] == 1.0
+
+
+def test_methodology_appendix_is_current():
+    """docs/methodology.md is generated from the shipped defaults: a rebuild must give the same
+    text (run python scripts/make_methodology.py after changing profiles, data or scenarios)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_methodology.py"), "--check"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr

@@ -177,9 +177,14 @@ model_opt = click.option(
               "repeatable. 'all' (default): CHN, EU27, USA, JPN, KOR, IND, ROW and WORLD; 'countries': "
               "every country. 'urbanmine regions' lists them.")
 @regions_opt
-@click.option("--from", "year_from", type=int, default=None, help="First year printed (default: first data year).")
-@click.option("--to", "year_to", type=int, default=None, help="Last year printed (default: last data year).")
-@click.option("--product", "products", multiple=True, metavar="NAME", help="Product (repeatable). Default: all.")
+@click.option("--from", "year_from", type=int, default=None,
+              help="First year written to the output (default: the first data year, 1990); the model always "
+              "runs from the first data year, so stocks are complete.")
+@click.option("--to", "year_to", type=int, default=None,
+              help="Last year written to the output (default: the last data year, 2060).")
+@click.option("--product", "products", multiple=True, metavar="NAME",
+              help="Product (repeatable): smartphone, ev_traction_motor, wind_turbine with the shipped profiles "
+              "('urbanmine profiles list'). Default: all, plus their sum 'all'.")
 @click.option("--element", "elements", multiple=True, metavar="SYMBOL",
               help="Nd, Pr, Dy, Tb or REE (their sum), repeatable. Default: all five.")
 @click.option("--scenario", "scenario_names", multiple=True, metavar="NAME|FILE",

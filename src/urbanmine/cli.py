@@ -383,7 +383,8 @@ def profiles_list(profiles_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option(
     "--region", default="WORLD", show_default=True,
-    help="Region whose inflow of that year weights the segments (products with several segments).",
+    help="Country or region shown: its countries' own technology mixes (regional variants), weighted by "
+    "their inflows of that year, which also weight the segments (products with several segments).",
 )
 @click.option("--demand", "scenario", default="stated", show_default=True,
               help="Demand path (stated, accelerated) for the segment weights.")

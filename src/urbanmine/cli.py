@@ -199,6 +199,13 @@ model_opt = click.option(
 @click.option("--seed", type=int, default=None, help="Seed of the Monte Carlo draws (same seed, same file).")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Samples processed at once (memory; results do not depend on it).")
+@click.option("--max-memory", type=click.FloatRange(min=0.01), default=2.0, show_default=True, metavar="GB",
+              help="Memory for the Monte Carlo samples held at once [GiB]: regions are run in blocks that fit "
+              "it (results do not depend on it).")
+@click.option("--scheduler", default=None, metavar="local[:N]|tcp://HOST:PORT",
+              help="Run the blocks of regions on Dask: 'local' or 'local:N' starts a LocalCluster with N worker "
+              "processes, tcp://HOST:PORT uses a running scheduler (needs pip install 'urbanmine[dask]'). "
+              "Same output, byte for byte.")
 @inflow_at_opt
 @profiles_opt
 @data_opt
@@ -216,7 +223,7 @@ model_opt = click.option(
 @click.option("--report-year", type=int, default=2040, show_default=True, help="Cascade year of --report.")
 @_reports_errors
 def estimate(regions, regions_file, year_from, year_to, products, elements, scenario_names, demand, samples, seed,
-             chunk_size, inflow_at, profiles_dir, data_dir, model_path, out_path, fmt, overwrite, quiet,
+             chunk_size, max_memory, scheduler, inflow_at, profiles_dir, data_dir, model_path, out_path, fmt, overwrite, quiet,
              report_dir, report_year):
     """Rare earths in sales, stock, end of life, collection and recovery by scenario, region and year.
 
@@ -249,8 +256,12 @@ def estimate(regions, regions_file, year_from, year_to, products, elements, scen
     resolved = []
     show = samples and not quiet and sys.stderr.isatty()
     started = time.perf_counter()
+    if scheduler is not None:
+        from .scale import parse_scheduler
+
+        parse_scheduler(scheduler)
     kwargs = dict(inflow_at=inflow_at, chunk_size=chunk_size, inputs=inputs, demand=demand,
-                  scenarios_out=resolved)
+                  scenarios_out=resolved, max_memory=int(max_memory * (1 << 30)), scheduler=scheduler)
     args = (region_list, (y0, y1), list(products), list(elements), names, samples, seed)
     if show:
         with click.progressbar(length=samples, label="Monte Carlo", file=sys.stderr) as bar:

@@ -89,6 +89,8 @@ class EstimateInputs:
     keys: dict = None  # split keys of the data (urbanmine.inflows.load_split_keys)
     tables: tuple = None  # GDP and law-year tables of the collection projections
     exports: dict = None  # used exports by product (urbanmine.inflows.load_used_exports)
+    model_path: object = None
+    regions_file: object = None
 
     @property
     def demand_paths(self) -> list[str]:
@@ -139,7 +141,8 @@ def load_inputs(profiles=None, data=None, model=None, regions=None) -> EstimateI
     if exports:
         files.append(data_dir / "used_exports.csv")
     return EstimateInputs(profs, inflows, mdl, data_dir, files, prof_dir, regs, keys,
-                          load_training_tables(data_dir), exports)
+                          load_training_tables(data_dir), exports, model_path,
+                          Path(regions) if regions is not None else None)
 
 
 # -- sampling helpers ---------------------------------------------------------------------------
@@ -849,7 +852,8 @@ def _out_years(years, data_years):
 def estimate(regions=None, years=None, products=None, elements=None, scenario=DEFAULT_SCENARIO,
              samples: int = 0, seed=None, profiles=None, data=None, model=None, *, demand=None,
              inflow_at: str = "middle", chunk_size: int = 1000, inputs: EstimateInputs | None = None,
-             progress=None, scenarios_out: list | None = None, region_groups=None):
+             progress=None, scenarios_out: list | None = None, region_groups=None, max_memory=None,
+             scheduler: str | None = None):
     """Rare earths by scenario, region, product, element, stage and year, as a tidy DataFrame.
 
     Parameters
@@ -882,6 +886,12 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario=DE
         A CSV of a user's own groupings (``region,member``), added to the shipped ones.
     scenarios_out : list, optional
         Filled with the resolved :class:`~urbanmine.scenarios.Scenario` objects (for metadata).
+    max_memory : int, optional
+        Budget [bytes] for the Monte Carlo samples held at once: the regions are run in blocks
+        that fit it (default 2 GiB; :mod:`urbanmine.scale`). Results do not depend on it.
+    scheduler : str, optional
+        Run the blocks on Dask: ``local`` or ``local:N`` (a LocalCluster with N worker
+        processes) or ``tcp://HOST:PORT`` (a running scheduler). Same output, byte for byte.
 
     Returns
     -------
@@ -914,8 +924,18 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario=DE
         scenarios_out.extend(scenarios)
     data_years = np.sort(inputs.inflows["year"].unique())
     out_years = _out_years(years, data_years)
-    res = run(inputs, scenarios, products, regions, elements, out_years, samples=samples, seed=seed,
-              inflow_at=inflow_at, chunk_size=chunk_size, progress=progress)
+    from .scale import DEFAULT_MAX_MEMORY, parse_scheduler, run_blocked
+
+    if scheduler is not None:
+        parse_scheduler(scheduler)
+    spec = {"profiles": str(inputs.profile_dir), "data": str(inputs.data_dir),
+            "model": None if inputs.model_path is None else str(inputs.model_path),
+            "regions_file": None if inputs.regions_file is None else str(inputs.regions_file),
+            "scenarios": [str(s.path) if s.path else s.name for s in scenarios], "demand": demand}
+    res = run_blocked(inputs, scenarios, products, regions, elements, out_years, samples=samples, seed=seed,
+                      inflow_at=inflow_at, chunk_size=chunk_size, progress=progress,
+                      max_memory=DEFAULT_MAX_MEMORY if max_memory is None else max_memory,
+                      scheduler=scheduler, spec=spec)
     cols = ["central"] + (list(STAT_COLUMNS) if samples else [])
     shape = res["central"].shape  # [L, P, R, E, stage, Y]
     idx = np.indices(shape).reshape(len(shape), -1)

@@ -344,6 +344,12 @@ def _lever(scen, parameter, product, years, v, countries, **technology):
     value, low, high = paths
     if v is None:
         return value[None]
+    # a lever set for every country alike (the usual '*' lever) is drawn once and broadcast
+    same = (np.all(value == value[:1], axis=0) & np.all(low == low[:1], axis=0) & np.all(high == high[:1], axis=0)
+            | np.all(np.isnan(value), axis=0))
+    if len(value) > 1 and np.all(same):
+        one = _triangular(v[:, None, None], low[None, :1], value[None, :1], high[None, :1])
+        return np.broadcast_to(one, (v.shape[0],) + value.shape)
     return _triangular(v[:, None, None], low[None], value[None], high[None])
 
 
@@ -625,8 +631,9 @@ def _cells(stages, yi, membership, ei, n):
     """Stage DataArrays ``[(sample,) country, element, year]`` -> numpy ``[n, region_out,
     E_out, stage, Y]``.
 
-    Output years are taken first, then the countries are summed into the asked regions
-    (:func:`urbanmine.pipeline.to_regions`) and the REE total is added.
+    The countries are summed into the asked regions (:func:`urbanmine.pipeline.to_regions`),
+    then the output years are taken (from the few regions rather than the many countries) and
+    the REE total is added.
     """
     from .pipeline import to_regions
 
@@ -634,11 +641,11 @@ def _cells(stages, yi, membership, ei, n):
     all_years = len(yi) == stages[0].sizes["year"] and np.all(np.diff(yi) == 1)
     out = np.empty((n, membership.sizes["region"], e + 1, len(stages), len(yi)))
     for k, da in enumerate(stages):
-        da = da if all_years else da.isel(year=yi)
         reg = to_regions(da, membership)
         if "sample" not in reg.dims:
             reg = reg.expand_dims(sample=n)
-        out[:, :, :e, k] = reg.transpose("sample", "region", "element", "year").values
+        vals = reg.transpose("sample", "region", "element", "year").values
+        out[:, :, :e, k] = vals if all_years else vals[..., yi]
     out[:, :, :e].sum(axis=2, out=out[:, :, e])
     if list(ei) != list(range(e + 1)):
         out = out[:, :, ei]

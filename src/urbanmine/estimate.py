@@ -712,9 +712,39 @@ def _summarise(store: np.ndarray) -> np.ndarray:
     return stats
 
 
+def _setup(inputs, scenarios, products, regions, elements, out_years, samples, seed, draws=None):
+    """The prepared products of a run and the arguments of their output cells."""
+    # only the countries of the asked regions are modelled (every country for WORLD), and for a
+    # product with used exports its exporters, whose exports may arrive there
+    full = inputs.regions.membership(regions)
+    asked = np.nonzero(full.any(axis=0))[0]
+    idx_of = {p: np.union1d(asked, exporter_positions(inputs, [p])) for p in products}
+    prepared = {p: _prepare(inputs, p, scenarios, samples, seed, idx_of[p], None if draws is None else draws[p])
+                for p in products}
+    years = prepared[products[0]].years
+    yi = np.searchsorted(years, out_years)
+    all_elements = [*ELEMENTS, TOTAL_ELEMENT]
+    member_all = membership_array(inputs.regions, regions)
+    ei = [all_elements.index(e) for e in elements]
+    args = {p: (yi, member_all.isel(country=idx_of[p]), ei) for p in products}
+    idx = np.union1d(asked, exporter_positions(inputs, products))
+    return prepared, args, years, idx
+
+
+def sample_flows(inputs, prepared, product, scenarios, args, inflow_at, start, stop, chunk) -> np.ndarray:
+    """The flows of one product for samples ``start:stop`` (in chunks of ``chunk``):
+    ``[scenario, sample, region, element, flow stage, year]`` float64."""
+    out = []
+    for a in range(start, stop, chunk):
+        b = min(a + chunk, stop)
+        out.append(_product_flows(inputs, prepared[product], product, scenarios, slice(a, b), False,
+                                  *args[product], inflow_at, False))
+    return out[0] if len(out) == 1 else np.concatenate(out, axis=1)
+
+
 def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_years, *, samples=0,
         seed=None, inflow_at="middle", chunk_size=1000, progress=None, check=True, draws=None,
-        keep_samples=False) -> dict:
+        keep_samples=False, sample_map=None) -> dict:
     """Central values and statistics of every output cell.
 
     Returns a dict with ``labels`` (scenarios, then differences), ``products`` (the run's, then
@@ -728,27 +758,17 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
 
     ``draws`` (product -> ``(u, z, v)``, see :func:`split_draws`) replaces the random draws;
     ``keep_samples`` adds ``samples`` ``[label, product, region, element, stage, year, sample]``
-    (float32; for small runs such as a sensitivity analysis's one cell).
+    (float32; for small runs such as a sensitivity analysis's one cell). ``sample_map(product,
+    blocks)`` computes the flows of blocks of samples elsewhere (e.g. on Dask workers, see
+    :mod:`urbanmine.scale`) and yields them in order; each sample's numbers do not depend on
+    where or in which block it is computed.
     """
     if draws is not None:
         samples = next(iter(draws.values()))[0].shape[0]
-    # only the countries of the asked regions are modelled (every country for WORLD), and for a
-    # product with used exports its exporters, whose exports may arrive there
-    full = inputs.regions.membership(regions)
-    asked = np.nonzero(full.any(axis=0))[0]
-    idx_of = {p: np.union1d(asked, exporter_positions(inputs, [p])) for p in products}
-    idx = np.union1d(asked, exporter_positions(inputs, products))
-    prepared = {p: _prepare(inputs, p, scenarios, samples, seed, idx_of[p], None if draws is None else draws[p])
-                for p in products}
-    years = prepared[products[0]].years
-    yi = np.searchsorted(years, out_years)
-    all_elements = [*ELEMENTS, TOTAL_ELEMENT]
-    member_all = membership_array(inputs.regions, regions)
-    membership = {p: member_all.isel(country=idx_of[p]) for p in products}
-    ei = [all_elements.index(e) for e in elements]
+    prepared, args, years, idx = _setup(inputs, scenarios, products, regions, elements, out_years, samples, seed,
+                                        draws)
     with_total = len(products) > 1
-    args = {p: (yi, membership[p], ei, inflow_at) for p in products}
-    flows = [_product_flows(inputs, prepared[p], p, scenarios, slice(None), True, *args[p], check)
+    flows = [_product_flows(inputs, prepared[p], p, scenarios, slice(None), True, *args[p], inflow_at, check)
              for p in products]
     if with_total:
         flows.append(sum(flows[1:], flows[0].copy()))
@@ -776,10 +796,11 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
         # samples last (contiguous per cell); float32 halves the memory of large ensembles and
         # is far finer than the 6 significant digits written out
         store = np.empty((n_labels, n_cells, samples), dtype=np.float32)
-        for start in range(0, samples, chunk):
-            stop = min(start + chunk, samples)
-            # the mass balance was checked on the central run; the samples use the same kernels
-            f = _product_flows(inputs, prepared[p], p, scenarios, slice(start, stop), False, *args[p], False)
+        blocks = [(a, min(a + chunk, samples)) for a in range(0, samples, chunk)]
+        # the mass balance was checked on the central run; the samples use the same kernels
+        computed = (sample_map(p, blocks) if sample_map is not None else
+                    (sample_flows(inputs, prepared, p, scenarios, args, inflow_at, a, b, chunk) for a, b in blocks))
+        for (start, stop), f in zip(blocks, computed):
             store[:, :, start:stop] = np.moveaxis(_labelled(f), 1, -1).reshape(n_labels, n_cells, -1)
             if with_total:
                 total[..., start:stop] += np.moveaxis(f, 1, -1)

@@ -5,11 +5,12 @@ every sample of a cell at once. :func:`urbanmine.estimate.run` holds, for the re
 given, every sample of every cell of one product (float32) plus a running per-sample total of
 the products, so its peak memory grows with regions x samples. :func:`run_blocked` splits the
 asked regions into blocks whose samples fit a memory budget and runs the blocks one after the
-other, or as tasks on a Dask cluster (``dask.distributed``: a ``LocalCluster`` or a running
-scheduler). Each block models the countries its regions need with the draws those countries
-get in any run (draws are made for every country and then selected), so a block's numbers do
-not depend on the other blocks, and the blocks are the same whatever the scheduler: the output
-is byte-identical with and without Dask.
+other. On a Dask cluster (``dask.distributed``: a ``LocalCluster`` or a running scheduler) the
+samples of each block are computed as tasks, a chunk of samples each, on the workers, and sent
+back for the statistics: a sample's numbers do not depend on where or with which other samples
+it is computed, and the blocks are the same whatever the scheduler, so the output is
+byte-identical with and without Dask. Each block models the countries its regions need with
+the draws those countries get in any run (draws are made for every country and then selected).
 
 Memory of one block with R regions, S samples, P products (plus their sum), E output elements,
 Y output years and L labels (scenarios and differences), in bytes::
@@ -95,15 +96,31 @@ def _worker_inputs(profiles, data, model, regions_file):
     return load_inputs(profiles, data, model, regions_file)
 
 
-def _run_block(spec: dict, block: list[str]) -> dict:
-    """One block on a worker: read the inputs (once per worker) and run the estimate."""
-    from .estimate import run
+_SETUP: dict = {}
 
-    inputs = _worker_inputs(spec["profiles"], spec["data"], spec["model"], spec["regions_file"])
-    scenarios = [inputs.scenario(n, spec["demand"]) for n in spec["scenarios"]]
-    return run(inputs, scenarios, spec["products"], block, spec["elements"], spec["years"],
-               samples=spec["samples"], seed=spec["seed"], inflow_at=spec["inflow_at"],
-               chunk_size=spec["chunk_size"])
+
+def _worker_setup(spec: dict, block: tuple):
+    """A worker's inputs, scenarios and prepared products for one block of regions (kept for the
+    block's further tasks)."""
+    from .estimate import _setup
+
+    key = (block, spec["samples"], spec["seed"], tuple(spec["products"]), tuple(spec["scenarios"]))
+    if key not in _SETUP:
+        _SETUP.clear()
+        inputs = _worker_inputs(spec["profiles"], spec["data"], spec["model"], spec["regions_file"])
+        scenarios = [inputs.scenario(n, spec["demand"]) for n in spec["scenarios"]]
+        prepared, args, _, _ = _setup(inputs, scenarios, spec["products"], list(block), spec["elements"],
+                                      spec["years"], spec["samples"], spec["seed"])
+        _SETUP[key] = (inputs, scenarios, prepared, args)
+    return _SETUP[key]
+
+
+def _sample_task(spec: dict, block: tuple, product: str, start: int, stop: int):
+    """One task: the flows of one product for samples ``start:stop`` of one block of regions."""
+    from .estimate import sample_flows
+
+    inputs, scenarios, prepared, args = _worker_setup(spec, block)
+    return sample_flows(inputs, prepared, product, scenarios, args, spec["inflow_at"], start, stop, stop - start)
 
 
 def run_blocked(inputs, scenarios, products, regions, elements, out_years, *, samples=0, seed=None,
@@ -126,20 +143,32 @@ def run_blocked(inputs, scenarios, products, regions, elements, out_years, *, sa
             results.append(run(inputs, scenarios, products, block, elements, out_years, samples=samples,
                                seed=seed, inflow_at=inflow_at, chunk_size=chunk_size, progress=step))
     else:
+        # the central run and the statistics stay here; blocks of samples are tasks on the workers
+        # (every sample's numbers do not depend on where it is computed: the same bytes)
         if spec is None:
             raise InputDataError("a Dask run needs the input files (spec)")
         spec = {**spec, "products": list(products), "elements": list(elements), "years": list(out_years),
-                "samples": samples, "seed": seed, "inflow_at": inflow_at, "chunk_size": chunk_size}
+                "samples": samples, "seed": seed, "inflow_at": inflow_at}
         client, cluster = _client(scheduler)
+        results = []
         try:
-            futures = client.map(_run_block, [spec] * len(blocks), blocks, pure=False)
-            results = client.gather(futures)
+            for block in blocks:
+                def mapper(product, ranges, block=tuple(block)):
+                    futures = [client.submit(_sample_task, spec, block, product, a, b, pure=False)
+                               for a, b in ranges]
+                    for (a, b), fut in zip(ranges, futures):
+                        flows = fut.result()
+                        fut.release()
+                        if progress is not None:
+                            progress((b - a) / len(products) / len(blocks))
+                        yield flows
+
+                results.append(run(inputs, scenarios, products, block, elements, out_years, samples=samples,
+                                   seed=seed, inflow_at=inflow_at, chunk_size=chunk_size, sample_map=mapper))
         finally:
             client.close()
             if cluster is not None:
                 cluster.close()
-        if progress is not None:
-            progress(samples)
     if len(results) == 1:
         return results[0]
     out = dict(results[0])

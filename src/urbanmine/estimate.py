@@ -916,7 +916,8 @@ def estimate(regions=None, years=None, products=None, elements=None, scenario=DE
         Filled with the resolved :class:`~urbanmine.scenarios.Scenario` objects (for metadata).
     max_memory : int, optional
         Budget [bytes] for the Monte Carlo samples held at once: the regions are run in blocks
-        that fit it (default 2 GiB; :mod:`urbanmine.scale`). Results do not depend on it.
+        that fit it (default 2 GiB; :mod:`urbanmine.scale`). Percentiles stay exact; other budgets
+        agree to floating-point rounding, and the same budget gives the same bytes.
     scheduler : str, optional
         Run the blocks on Dask: ``local`` or ``local:N`` (a LocalCluster with N worker
         processes) or ``tcp://HOST:PORT`` (a running scheduler). Same output, byte for byte.

@@ -67,3 +67,12 @@ def gizmo_system(tmp_path):
         return prof, data
 
     return make
+
+
+def chain_scenario(collection="1.0", liberation="1.0", process_yield="1.0", name="tiny") -> str:
+    """The text of a test scenario file that sets the whole end-of-life chain for every product:
+    each argument is the TOML of a lever's value (and range), e.g. ``"0.5\\nlow = 0.2\\nhigh = 0.8"``."""
+    levers = "".join(
+        f'[[levers]]\nparameter = "{p}"\nvalue = {v}\nassumption = "test"\n'
+        for p, v in (("collection", collection), ("liberation", liberation), ("process_yield", process_yield)))
+    return f'schema_version = 1\nname = "{name}"\ndescription = "test chain"\ndemand = "s"\n{levers}'

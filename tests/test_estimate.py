@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import chain_scenario
 
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
@@ -44,23 +45,7 @@ Tb = { central = 0.0, assumption = "test" }
 route = "test"
 '''
 
-TINY_SCENARIO = '''schema_version = 1
-name = "tiny"
-description = "test chain"
-demand = "s"
-[[levers]]
-parameter = "collection"
-value = 0.6
-assumption = "test"
-[[levers]]
-parameter = "liberation"
-value = 0.5
-assumption = "test"
-[[levers]]
-parameter = "process_yield"
-value = 0.8
-assumption = "test"
-'''
+TINY_SCENARIO = chain_scenario("0.6", "0.5", "0.8")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import chain_scenario
 
 from urbanmine.errors import ProfileError
 from urbanmine.estimate import estimate
@@ -48,23 +49,7 @@ EU_LONGER = '''[lifetime.by_region.EU27]
 lifetime = { central = 3.0, assumption = "test: EU three years" }
 '''
 
-SCENARIO = '''schema_version = 1
-name = "tiny"
-description = "test chain"
-demand = "s"
-[[levers]]
-parameter = "collection"
-value = 1.0
-assumption = "test"
-[[levers]]
-parameter = "liberation"
-value = 1.0
-assumption = "test"
-[[levers]]
-parameter = "process_yield"
-value = 1.0
-assumption = "test"
-'''
+SCENARIO = chain_scenario()
 
 
 def _profile(tmp_path, shares_extra="", lifetime_extra=""):

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import chain_scenario
 
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
@@ -38,25 +39,7 @@ Tb = { central = 0.0, assumption = "test" }
 [end_of_life]
 route = "test"
 '''
-SCENARIO = '''schema_version = 1
-name = "tiny"
-description = "test chain"
-demand = "s"
-[[levers]]
-parameter = "collection"
-value = 1.0
-assumption = "test"
-[[levers]]
-parameter = "liberation"
-value = 0.5
-low = 0.2
-high = 0.8
-assumption = "test"
-[[levers]]
-parameter = "process_yield"
-value = 1.0
-assumption = "test"
-'''
+SCENARIO = chain_scenario(liberation="0.5\nlow = 0.2\nhigh = 0.8")
 
 
 def _tri(a, b, c):

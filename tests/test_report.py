@@ -158,3 +158,16 @@ def test_report_says_what_is_absent(estimates, tmp_path):
     _check_html(text)
     assert "Not shown: no Monte Carlo samples" in text and "one scenario only" in text
     assert "no sensitivity analysis" in text
+
+
+def test_report_of_a_single_element_estimate(tmp_path):
+    """An estimate of Nd alone has no REE rows: the figures and tables show Nd."""
+    est = tmp_path / "nd.csv"
+    res = CliRunner().invoke(main, ["estimate", "--region", "EU27", "--element", "Nd", "--from", "2030", "--to", "2040",
+                                    "--out", str(est), "-q"])
+    assert res.exit_code == 0, res.output
+    written = make_report(est, tmp_path / "rep", year=2035)
+    text = (tmp_path / "rep" / "report.html").read_text()
+    _check_html(text)
+    assert "Recovered Nd by product" in text
+    assert {p.name for p in written} >= {"recovered.png", "cascade_2035.png"}

@@ -89,6 +89,11 @@ def _regions(df):
     return list(dict.fromkeys(df["region"]))
 
 
+def _total_element(full) -> str:
+    """REE where the estimate has it, else its first element (a run asked for single elements)."""
+    return "REE" if "REE" in set(full["element"]) else str(full["element"].iloc[0])
+
+
 def _grid(plt, n, width=3.2, height=2.5, sharex=True, sharey=False):
     """A figure of ``n`` panels, at most :data:`NCOLS` per row, with constrained layout (titles
     and labels never overlap); returns the figure and the ``n`` axes."""
@@ -103,8 +108,20 @@ def _grid(plt, n, width=3.2, height=2.5, sharex=True, sharey=False):
 
 
 def _source(fig, text: str) -> None:
-    """A source line under the figure (kept in the saved image by the tight bounding box)."""
-    fig.text(0.0, -0.01, text, fontsize=6.5, ha="left", va="top", color="#333333", wrap=False)
+    """A source line under the figure (kept in the saved image by the tight bounding box),
+    wrapped to the figure's width."""
+    import textwrap
+
+    width = max(60, int(fig.get_figwidth() * 17))  # characters of 6.5 pt text per line
+    lines = [textwrap.fill(part, width) for part in text.split("\n")]
+    fig.text(0.0, -0.01, "\n".join(lines), fontsize=6.5, ha="left", va="top", color="#333333")
+
+
+def _title(fig, text: str) -> None:
+    """The figure's title, wrapped to its width."""
+    import textwrap
+
+    fig.suptitle(textwrap.fill(text, max(40, int(fig.get_figwidth() * 11))), fontsize=10)
 
 
 def _source_text(df, what: str) -> str:
@@ -127,7 +144,8 @@ def _fig_recovered(df, plt):
     share figures; small products are listed in the report's table)."""
     full = df.attrs["full"]
     scen = df.attrs["info"]["scenario"]
-    rec = full[(full.stage == "recovered") & (full.scenario == scen) & (full.element == "REE")
+    el = _total_element(full)
+    rec = full[(full.stage == "recovered") & (full.scenario == scen) & (full.element == el)
                & (full["product"] != "all") & full.region.isin(_regions(df))]
     regions = _regions(df)
     products = list(dict.fromkeys(rec["product"]))
@@ -142,10 +160,11 @@ def _fig_recovered(df, plt):
                             linewidth=0.0, label=p.replace("_", " "))
             base = base + sub[p].to_numpy()
         ax.set_title(r, fontsize=9)
-        ax.set_ylabel("recovered REE [t/yr]", fontsize=8)
+        ax.set_ylabel(f"recovered {el} [t/yr]", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Recovered rare earths (Nd+Pr+Dy+Tb) by product, scenario {scen}, central values", fontsize=10)
+    what = "rare earths (Nd+Pr+Dy+Tb)" if el == "REE" else el
+    _title(fig, f"Recovered {what} by product, scenario {scen}, central values")
     _source(fig, _source_text(df, "central values; products with small tonnages (smartphones) are listed in the "
                                   "report's table"))
     return fig
@@ -173,8 +192,9 @@ def _fig_cascade(df, plt, year):
         ax.tick_params(labelsize=7)
         ax.set_ylabel(f"[t/yr] in {year}", fontsize=8)
     axes[-1].legend(fontsize=7, title="element", title_fontsize=7)
-    fig.suptitle(f"Where the material is lost in {year}: end of life, collected, liberated, recovered "
-                 f"(all products; labels: REE total)", fontsize=10)
+    labels = "REE total" if set(elements) == {"Nd", "Pr", "Dy", "Tb"} else "total of " + ", ".join(elements)
+    _title(fig, f"Where the material is lost in {year}: end of life, collected, liberated, recovered "
+                f"(all products; bar labels: {labels})")
     _source(fig, _source_text(df, "central values"))
     return fig
 
@@ -207,8 +227,8 @@ def _fig_share(df, plt):
         ax.tick_params(labelsize=7)
         ax.set_ylabel("recovered / demand [%]", fontsize=8)
     axes[-1].legend(fontsize=7)
-    fig.suptitle("Secondary share: recovered over the same year's demand of the modelled products "
-                 "(smartphones, EV motors, wind turbines), by element", fontsize=10)
+    _title(fig, "Secondary share: recovered over the same year's demand of the modelled products "
+                 "(smartphones, EV motors, wind turbines), by element")
     _source(fig, _source_text(df, "central values; demand = sales of the modelled products only, not the "
                                   "whole economy's"))
     return fig
@@ -217,7 +237,8 @@ def _fig_share(df, plt):
 def _fig_uncertainty(df, plt):
     full = df.attrs["full"]
     scen = df.attrs["info"]["scenario"]
-    rec = full[(full.stage == "recovered") & (full.scenario == scen) & (full.element == "REE")
+    el = _total_element(full)
+    rec = full[(full.stage == "recovered") & (full.scenario == scen) & (full.element == el)
                & full.region.isin(_regions(df))]
     regions = _regions(df)
     products = [p for p in dict.fromkeys(rec["product"])]
@@ -231,9 +252,9 @@ def _fig_uncertainty(df, plt):
                     linewidth=1.6 if p == "all" else 1.0)
         ax.set_title(r, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.set_ylabel("recovered REE [t/yr]", fontsize=8)
+        ax.set_ylabel(f"recovered {el} [t/yr]", fontsize=8)
     axes[0].legend(fontsize=6.5, loc="upper left")
-    fig.suptitle(f"Uncertainty of recovered REE, scenario {scen}: median and 5th-95th percentile band", fontsize=10)
+    _title(fig, f"Uncertainty of recovered {el}, scenario {scen}: median and 5th-95th percentile band")
     _source(fig, _source_text(df, f"{df.attrs['info'].get('samples', '')} Monte Carlo samples; percentiles of each "
                                   "product and of their sum (they do not add up)"))
     return fig
@@ -304,9 +325,10 @@ def _totals_html(full, scenarios, diffs, has_stats):
 
 def _products_html(full, scenario, has_stats):
     """Recovered REE by product in the milestone years: small products stay visible here."""
-    rec = full[(full.scenario == scenario) & (full.element == "REE") & (full.stage == "recovered")]
+    el = _total_element(full)
+    rec = full[(full.scenario == scenario) & (full.element == el) & (full.stage == "recovered")]
     years = [y for y in MILESTONES if y in set(rec.year)] or [int(rec.year.max())]
-    out = [f"<h2>Recovered REE by product, {html.escape(scenario)} [t/yr]</h2>",
+    out = [f"<h2>Recovered {html.escape(el)} by product, {html.escape(scenario)} [t/yr]</h2>",
            "<table><tr><th>region</th><th>product</th>"
            + "".join(f"<th>{y}</th>" + (f"<th>{y} p05-p95</th>" if has_stats else "") for y in years) + "</tr>"]
     idx = rec.set_index(["region", "product", "year"])
@@ -385,8 +407,8 @@ def _fig_scenarios(full, scenarios, plt, has_stats, df):
         ax.tick_params(labelsize=7)
         ax.set_ylabel(f"recovered {element} [t/yr]", fontsize=8)
     axes[0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Recovered {element} by scenario (all products): central value"
-                 + (" and 5th-95th percentile band" if has_stats else ""), fontsize=10)
+    _title(fig, f"Recovered {element} by scenario (all products): central value"
+                 + (" and 5th-95th percentile band" if has_stats else ""))
     info = dict(df.attrs.get("info", {}))
     info["scenario"] = ", ".join(scenarios)
     proxy = df.iloc[:0].copy()

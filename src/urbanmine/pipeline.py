@@ -156,5 +156,21 @@ def membership_array(regions, codes) -> xr.DataArray:
 
 
 def to_regions(da: xr.DataArray, membership: xr.DataArray) -> xr.DataArray:
-    """Sum ``da`` over the countries of each region: ``[.., country, ..]`` -> ``[.., region, ..]``."""
-    return xr.dot(membership, da, dim="country", optimize=True)
+    """Sum ``da`` over the countries of each region: ``[.., country, ..]`` -> ``[.., region, ..]``.
+
+    One matrix product per leading index, ``membership [region, country] @ da [country, rest]``,
+    on the array as it lies in memory (no transposed copy of the large country array).
+    """
+    if membership.dims != ("region", "country") or "country" not in da.dims:
+        return xr.dot(membership, da, dim="country", optimize=True)
+    axis = da.dims.index("country")
+    lead, rest = da.dims[:axis], da.dims[axis + 1:]
+    vals = np.asarray(da.values)
+    shape = vals.shape
+    flat = vals.reshape(shape[:axis] + (shape[axis], int(np.prod(shape[axis + 1:], dtype=int))))
+    out = np.matmul(np.asarray(membership.values, dtype=vals.dtype), flat)
+    out = out.reshape(shape[:axis] + (membership.sizes["region"],) + shape[axis + 1:])
+    coords = {d: da.coords[d] for d in (*lead, *rest) if d in da.coords}
+    if "region" in membership.coords:
+        coords["region"] = membership.coords["region"]
+    return xr.DataArray(out, dims=(*lead, "region", *rest), coords=coords)

@@ -143,6 +143,19 @@ def end_of_life_chain(end_of_life: xr.DataArray, collection, liberation, process
     The three rates [1] are DataArrays over any of ``sample``, ``country``, ``year`` (the year
     products reach end of life); they broadcast against ``end_of_life`` by name.
     """
+    rates = (collection, liberation, process_yield)
+    if all(isinstance(r, xr.DataArray) and set(r.dims) <= set(end_of_life.dims) for r in rates):
+        # the rates' dimensions are among the outflow's: multiply the numpy arrays in the
+        # outflow's order (the same products, without xarray's aligning copies)
+        dims = end_of_life.dims
+        flows, out = end_of_life.values, {}
+        for name, r in zip(("collected", "liberated", "recovered"), rates):
+            order = [d for d in dims if d in r.dims]
+            arr = r.transpose(*order).values
+            arr = arr.reshape([arr.shape[order.index(d)] if d in r.dims else 1 for d in dims])
+            flows = flows * arr
+            out[name] = xr.DataArray(flows, dims=dims, coords=end_of_life.coords)
+        return xr.Dataset(out)
     collected = end_of_life * collection
     liberated = collected * liberation
     recovered = liberated * process_yield

@@ -76,3 +76,17 @@ def chain_scenario(collection="1.0", liberation="1.0", process_yield="1.0", name
         f'[[levers]]\nparameter = "{p}"\nvalue = {v}\nassumption = "test"\n'
         for p, v in (("collection", collection), ("liberation", liberation), ("process_yield", process_yield)))
     return f'schema_version = 1\nname = "{name}"\ndescription = "test chain"\ndemand = "s"\n{levers}'
+
+
+GIZMO_HEAD = '''schema_version = 1
+product = "gizmo"
+name = "Gizmo"
+unit = "device"
+description = "test product"
+elements = ["Nd", "Pr", "Dy", "Tb"]
+[lifetime]
+family = "fixed"
+lifetime = { central = 2.0, assumption = "test" }
+'''
+"""The start of a test profile 'gizmo' with a fixed 2-year lifetime: a cohort of year c leaves
+use in year c + 2 exactly."""

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import chain_scenario
+from conftest import GIZMO_HEAD, chain_scenario
 
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
@@ -19,16 +19,7 @@ from urbanmine.estimate import STAGES, estimate, load_inputs
 
 ROOT = Path(__file__).parents[1]
 
-TINY_PROFILE = '''schema_version = 1
-product = "gizmo"
-name = "Gizmo"
-unit = "device"
-description = "test product"
-elements = ["Nd", "Pr", "Dy", "Tb"]
-[lifetime]
-family = "fixed"
-lifetime = { central = 2.0, assumption = "test" }
-[segments.all]
+TINY_PROFILE = GIZMO_HEAD + '''[segments.all]
 [segments.all.shares]
 year = [2000]
 central = { magnet = [1.0] }

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import chain_scenario
+from conftest import GIZMO_HEAD, chain_scenario
 
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
@@ -14,16 +14,7 @@ from urbanmine.sensitivity import input_groups, sensitivity
 # one product: 10 devices in 2000, fixed 2-year lifetime; magnet mass M ~ triangular(0.5, 1, 1.5)
 # kg, Nd 50 %; collection 1, liberation L ~ triangular(0.2, 0.5, 0.8), yield 1:
 # recovered Nd in 2002 = 10 x M x 0.5 x L / 1000 [t], a product of two independent inputs
-PROFILE = '''schema_version = 1
-product = "gizmo"
-name = "Gizmo"
-unit = "device"
-description = "test product"
-elements = ["Nd", "Pr", "Dy", "Tb"]
-[lifetime]
-family = "fixed"
-lifetime = { central = 2.0, assumption = "test" }
-[segments.all]
+PROFILE = GIZMO_HEAD + '''[segments.all]
 [segments.all.shares]
 year = [2000]
 central = { pm = [1.0] }

@@ -64,10 +64,10 @@ def input_groups(inputs, products, scenario) -> list[tuple[str, list[int]]]:
     layout = draw_layout(inputs, products)
     groups: dict[str, list[int]] = {}
     ranged = {lv.parameter for lv in scenario.effective_levers() if lv.has_range}
-    for product, kind, _name, col in layout:
+    for product, kind, name, col in layout:
         if kind == "lever":
-            if product and _name in ranged:
-                groups.setdefault(f"Scenario lever: {LEVER_LABELS[_name]}", []).append(col)
+            if name in ranged:
+                groups.setdefault(f"Scenario lever: {LEVER_LABELS[name]}", []).append(col)
             continue
         if kind == "collection model":
             if inputs.profiles[product].collection_category is not None:

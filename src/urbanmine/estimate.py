@@ -211,12 +211,32 @@ def _param_has_range(spec, regional, p) -> bool:
 
 @dataclass
 class _ProductParams:
-    shares: np.ndarray  # [S, K, C], or [S, country, K, C] with regional shares
+    parts: list  # per segment: (mixes [S, variant, K_segment, C], variant of each country or None)
     magnet: np.ndarray  # [S, K, C] kg/unit
     fractions: np.ndarray  # [S, K, E, C]
     lifetime: object  # Lifetime with parameters [S, 1, 1, 1], or with regional lifetimes a list of
     # (country positions, Lifetime): the countries that share one (use, storage) lifetime
-    by_country: bool = False  # shares have a country axis
+    by_country: bool = False  # shares differ by country
+
+    @property
+    def shares(self) -> np.ndarray:
+        """Technology shares ``[S, K, C]``, or ``[S, country, K, C]`` with regional mixes [1]."""
+        if not self.by_country:
+            return np.concatenate([per[:, 0] for per, _ in self.parts], axis=-2)
+        return np.concatenate([per[:, vidx] for per, vidx in self.parts], axis=-2)
+
+    def shares_of(self, pos) -> np.ndarray:
+        """Technology shares ``[S, len(pos), K, C]`` of the countries at positions ``pos`` [1]."""
+        pos = np.asarray(pos, dtype=int)
+        out = [per[:, vidx[pos]] if vidx is not None else np.repeat(per[:, :1], pos.size, axis=1)
+               for per, vidx in self.parts]
+        return np.concatenate(out, axis=-2)
+
+    def share_keys(self) -> np.ndarray | None:
+        """The mix variant of every country in every segment ``[country, segment]``, or None."""
+        if not self.by_country:
+            return None
+        return np.stack([vidx for _, vidx in self.parts], axis=1)
 
 
 def _lifetimes(spec, regional, knobs, n) -> list:
@@ -295,22 +315,20 @@ def _product_params(profile: Profile, years, u: np.ndarray | None, elements, var
                 fractions[:, k, j] = comp_vals[(cid, e)]
     seg_variants = variants["segments"]
     by_country = any(v is not None for v in seg_variants.values())
-    shares = []
+    parts = []
     for sid, seg in profile.segments.items():
         # one draw per segment moves the default mix and every regional mix alike
         w = knobs.next() if seg.has_share_range() else None
         codes = [*seg.regional, None] if by_country else [None]
         per = np.stack([_drawn_shares(seg, years, w, code) for code in codes], axis=1)  # [S, V, K, C]
         per = np.broadcast_to(per, (n,) + per.shape[1:])
+        vidx = None
         if by_country:
             vidx = seg_variants.get(sid)
             n_c = len(next(v for v in seg_variants.values() if v is not None))
-            vidx = np.full(n_c, -1) if vidx is None else vidx
-            shares.append(per[:, vidx])  # [S, country, K, C]
-        else:
-            shares.append(per[:, 0])
-    shares = np.concatenate(shares, axis=-2)
-    return _ProductParams(shares, magnet, fractions, lifetime, by_country)
+            vidx = np.full(n_c, len(codes) - 1) if vidx is None else np.where(vidx < 0, len(codes) - 1, vidx)
+        parts.append((per, vidx))
+    return _ProductParams(parts, magnet, fractions, lifetime, by_country)
 
 
 def _drawn_shares(seg, years, w, code) -> np.ndarray:
@@ -417,6 +435,10 @@ class _Prepared:
     v: np.ndarray | None = None  # [S, len(LEVER_DRAWS)] lever draws
     variants: dict = None  # regional variants of the profile by country (see _variants)
     trade: tuple = None  # used exports: (exporter positions, share [E, T], destination [country, E, T])
+    cache: dict = None  # what the Monte Carlo kernel derives once per scenario and regions
+
+    def __post_init__(self):
+        self.cache = {} if self.cache is None else self.cache
 
 
 def _prepare(inputs: EstimateInputs, product: str, scenarios, samples: int, seed, idx=None,
@@ -603,17 +625,7 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
         eol, net_export = used_exports(eol, *prep.trade)
     else:
         net_export = xr.zeros_like(eol)
-    collection = _lever(scen, "collection", product, years, vd["collection"], countries)
-    if collection is None or np.any(np.isnan(collection)):
-        if prep.x is None:
-            where = f" ({scen.path})" if scen.path else ""
-            raise InputDataError(
-                f"scenario {scen.name!r}{where} sets no collection for {product}, whose profile names "
-                f"no collection category; add a lever with parameter = \"collection\" and "
-                f"product = \"{product}\" or \"*\""
-            )
-        model = inputs.model.rates(prep.x, z, prep.effects)  # [S, country, T]
-        collection = model if collection is None else np.where(np.isnan(collection), model, collection)
+    collection = _collection(inputs, prep, product, scen, None, z, vd["collection"])
     # rates have a true country axis (one country is a legitimate run): only a sample axis of
     # length one is dropped
     rate_dims, keep = ("sample", "country", "year"), ("sample",)
@@ -625,6 +637,59 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
     )
     return [sales.rename(cohort="year"), stock, net_export, eol, chain["collected"], chain["liberated"],
             chain["recovered"]]
+
+
+def _collection(inputs, prep: _Prepared, product, scen, yi, z, v):
+    """Collection rates ``[S, country, year]`` [1] in the years ``prep.years[yi]`` (every year
+    when ``yi`` is None): the scenario's lever where one is in force, else the fitted model."""
+    years = prep.years if yi is None else prep.years[yi]
+    collection = _lever(scen, "collection", product, years, v, prep.countries)
+    if collection is None or np.any(np.isnan(collection)):
+        if prep.x is None:
+            where = f" ({scen.path})" if scen.path else ""
+            raise InputDataError(
+                f"scenario {scen.name!r}{where} sets no collection for {product}, whose profile names "
+                f"no collection category; add a lever with parameter = \"collection\" and "
+                f"product = \"{product}\" or \"*\""
+            )
+        x = prep.x if yi is None else prep.x[:, yi]
+        model = inputs.model.rates(x, z, prep.effects)  # [S, country, T]
+        collection = model if collection is None else np.where(np.isnan(collection), model, collection)
+    return collection
+
+
+def _kernel_cells(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v, yi, membership, ei,
+                  inflow_at, n):
+    """The output cells ``[n, R_out, E_out, 7, Y]`` of one product under one scenario for a block
+    of samples, from the Monte Carlo kernel (:mod:`urbanmine.ensemble`): the numbers of
+    :func:`_flows` and :func:`_cells`, arranged for large ensembles."""
+    from .ensemble import sample_cells
+
+    years, countries = prep.years, prep.countries
+    out_years = years[yi]
+    vd = {name: (None if v is None else v[:, i]) for i, name in enumerate(LEVER_DRAWS)}
+    rates = (np.clip(_collection(inputs, prep, product, scen, yi, z, vd["collection"]), 0.0, 1.0),
+             _required(scen, "liberation", product, out_years, vd["liberation"], countries),
+             _required(scen, "process_yield", product, out_years, vd["process_yield"], countries))
+
+    def factor(pos):
+        f = _lever(scen, "lifetime_factor", product, years, vd["lifetime_factor"], [countries[i] for i in pos])
+        if f is None:
+            return None
+        f = np.where(np.isnan(f), 1.0, f)  # no lever in force: the profile's lifetime
+        return None if np.all(f == 1.0) else f
+
+    def shift(shares, pos):
+        return _shifted_shares(shares, prep.profile, scen, product, years, vd["technology_shift"],
+                               [countries[i] for i in pos])
+
+    cells = sample_cells(prep, product, scen, params, np.asarray(yi), np.asarray(membership.values), rates, factor,
+                         shift, inflow_at, n)
+    e = cells.shape[2]
+    out = np.empty(cells.shape[:2] + (e + 1,) + cells.shape[3:])
+    out[:, :, :e] = cells
+    cells.sum(axis=2, out=out[:, :, e])
+    return out if list(ei) == list(range(e + 1)) else out[:, :, ei]
 
 
 def _cells(stages, yi, membership, ei, n):
@@ -653,6 +718,9 @@ def _cells(stages, yi, membership, ei, n):
 
 
 SALES, RECOVERED = FLOW_STAGES.index("sales"), FLOW_STAGES.index("recovered")
+KERNEL = True
+"""Samples use the Monte Carlo kernel (:mod:`urbanmine.ensemble`); False: the pipeline, as the
+central run (for tests and comparisons)."""
 
 
 def _with_share(f):
@@ -672,9 +740,13 @@ def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi,
         z = None if prep.x is None else prep.z[sl]
         v = prep.v[sl]
         n = v.shape[0]
-    per_scen = [_cells(_flows(inputs, prep, product, scen, params, z, v, inflow_at, check, n), yi, membership,
-                       ei, n)
-                for scen in scenarios]
+    if central or not KERNEL:
+        per_scen = [_cells(_flows(inputs, prep, product, scen, params, z, v, inflow_at, check, n), yi, membership,
+                           ei, n)
+                    for scen in scenarios]
+    else:
+        per_scen = [_kernel_cells(inputs, prep, product, scen, params, z, v, yi, membership, ei, inflow_at, n)
+                    for scen in scenarios]
     n = max(a.shape[0] for a in per_scen)
     return np.stack([np.broadcast_to(a, (n,) + a.shape[1:]) for a in per_scen])
 

@@ -88,7 +88,8 @@ def inputs():
     return est.load_inputs()
 
 
-def _both(inputs, scenarios, regions, samples=6, years=np.arange(2018, 2061), products=None):
+def _both(inputs, scenarios, regions, samples=6, years=None, products=None):
+    years = np.arange(2018, 2061) if years is None else years
     scen = [inputs.scenario(s) for s in scenarios]
     products = products or list(inputs.profiles)
     out = []

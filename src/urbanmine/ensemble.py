@@ -246,7 +246,7 @@ def sample_cells(prep, product, scen, params, yi, membership, rates, factor, shi
     sales_r = np.zeros((n_t, n * n_e, n_r))  # [cohort, (S, E), R]
     stock_r = np.zeros((n, n_y, n_e * n_r))
     eol = []
-    for li, (sl, rep, g) in enumerate(cls.lt_slices):
+    for li, (sl, _, _) in enumerate(cls.lt_slices):
         n_k = sl.stop - sl.start
         sales = np.empty((n_t, n * n_e, n_k))  # [cohort, (S, E), country]
         reg = np.zeros((n_t, n * n_e, n_r))

@@ -181,9 +181,19 @@ class CollectionModel:
         ndarray ``[sample, country, year]`` (one sample when ``z`` is None) [1]
         """
         n_c = x.shape[0]
+        beta, u = self.draws(z, effects, n_c)
+        if z is None:
+            return _logistic(x @ self.coefficients + u[0][:, None])[None]
+        return _logistic(np.einsum("rtf,sf->srt", x, beta) + u[:, :, None])
+
+    def draws(self, z: np.ndarray | None, effects, n_countries: int):
+        """Coefficients ``[S, F]`` and country effects ``[S, country]`` [logit] for the standard
+        normal draws ``z`` ``[S, F + country]`` (see :meth:`rates`); ``z`` None: the central ones
+        (one row)."""
+        n_c = n_countries
         mean, sd = effects if effects is not None else (np.zeros(n_c), np.full(n_c, self.region_effect_sd))
         if z is None:
-            return _logistic(x @ self.coefficients + mean[:, None])[None]
+            return self.coefficients[None, :], np.asarray(mean, dtype=float)[None, :]
         n_f = len(self.coefficients)
         if z.ndim != 2 or z.shape[1] != n_f + n_c:
             raise DimensionMismatchError(
@@ -193,7 +203,7 @@ class CollectionModel:
         chol = np.linalg.cholesky(self.covariance + 1e-12 * np.eye(n_f))
         beta = self.coefficients[None, :] + z[:, :n_f] @ chol.T  # [S, F]
         u = mean[None, :] + z[:, n_f:] * sd[None, :]  # [S, country]
-        return _logistic(np.einsum("rtf,sf->srt", x, beta) + u[:, :, None])
+        return beta, u
 
     # -- serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -33,12 +33,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from . import units as _units
-from .lifetimes import FAMILIES, Chained, age_kernel, survival_factors, varies_by_cohort
+from .lifetimes import FAMILIES, Chained, age_kernel, survival_factors
 from .stocks import _pdf_from_sf, _pdf_matrix
 
-__all__ = ["sample_cells"]
+__all__ = ["Classes", "classes", "lifetime_groups", "class_kernels", "block_cells"]
 
 N_FLOW_STAGES = 7  # sales, in_use_stock, net_export, end_of_life, collected, liberated, recovered
 
@@ -53,7 +53,7 @@ def _row_ids(n: int, *tables) -> np.ndarray:
 
 
 @dataclass
-class _Classes:
+class Classes:
     """Countries ordered by (lifetime class, mix class): everything fixed by the inputs, the
     scenario and the regions (not by the draws)."""
 
@@ -66,7 +66,7 @@ class _Classes:
     trade: tuple | None  # (exporter (class, local index) list, D [Y, exporter, country-ordered], Mm [Y, exporter, R])
 
 
-def _lifetime_groups(lifetime, n_c):
+def lifetime_groups(lifetime, n_c):
     """Group index of every country and the group's lifetime."""
     if not isinstance(lifetime, list):
         return np.zeros(n_c, dtype=int), [lifetime]
@@ -76,11 +76,11 @@ def _lifetime_groups(lifetime, n_c):
     return g, [lt for _, lt in lifetime]
 
 
-def _classes(prep, product, scen, params, yi, membership) -> _Classes:
+def classes(prep, product, scen, params, yi, membership) -> Classes:
     years = prep.years
     n_c = len(prep.countries)
     countries = prep.countries
-    group, _ = _lifetime_groups(params.lifetime, n_c)
+    group, _ = lifetime_groups(params.lifetime, n_c)
     factor = scen.paths("lifetime_factor", product, countries, years)
     lt_id = _row_ids(n_c, group, *(factor or ()))
     keys = params.share_keys()
@@ -119,26 +119,7 @@ def _classes(prep, product, scen, params, yi, membership) -> _Classes:
             where.append((cls, k - lt_slices[cls][0].start))
         mm = np.einsum("yxc,rc->yxr", d_out, m)  # [Y, X, R]
         trade = (where, np.ascontiguousarray(d_out[:, :, order]), mm)
-    return _Classes(order, lt_slices, reps, parts, members, trade)
-
-
-def _kernels(lifetime, factor_row, n_samples, n_years, yi, inflow_at):
-    """Survival and retirement matrices ``[S, Y, cohort]`` of one lifetime class for the output
-    years ``yi``: the share of each cohort in use at the end of output year ``y`` and leaving in
-    it [1]. ``factor_row`` ``[S or 1, cohort]`` scales the lifetime (a scenario lever) or None."""
-    if factor_row is not None:
-        lt = lifetime.scaled(factor_row[:, None, None, :])
-    else:
-        lt = lifetime
-    if not varies_by_cohort(lt):
-        return _toeplitz(age_kernel(lt, n_years, inflow_at).reshape(-1, n_years), n_samples, n_years, yi)
-    else:
-        sf = survival_factors(lt, n_years, inflow_at).reshape(-1, n_years, n_years)  # [S, c, t]
-        sf_y = np.swapaxes(sf[:, :, yi], 1, 2)
-        pdf_y = np.swapaxes(_pdf_matrix(sf)[:, :, yi], 1, 2)
-    shape = (n_samples,) + sf_y.shape[1:]
-    return (np.ascontiguousarray(np.broadcast_to(sf_y, shape)),
-            np.ascontiguousarray(np.broadcast_to(pdf_y, shape)))
+    return Classes(order, lt_slices, reps, parts, members, trade)
 
 
 def _stacked(lifetimes):
@@ -164,85 +145,141 @@ def _stacked(lifetimes):
     return first._with_params({p: np.stack([c[i] for c in cols], axis=1)[..., None] for i, p in enumerate(names)})
 
 
-def _class_kernels(lifetimes, factors, n_samples, n_years, yi, inflow_at):
-    """:func:`_kernels` of every lifetime class: one call for all when no class has a lifetime
-    factor and their lifetimes stack (:func:`_stacked`)."""
-    if len(lifetimes) > 1 and all(f is None for f in factors):
-        lt = _stacked(lifetimes)
-        if lt is not None:
-            k = age_kernel(lt, n_years, inflow_at)  # [S or 1, class, age]
-            return [_toeplitz(k[:, i], n_samples, n_years, yi) for i in range(len(lifetimes))]
-    return [_kernels(lt, f, n_samples, n_years, yi, inflow_at) for lt, f in zip(lifetimes, factors)]
+def class_kernels(lifetimes, factors, n_years, yi, inflow_at) -> list:
+    """The cohort kernels of every lifetime class for a block of samples.
+
+    Each is ``("age", k)`` with the survival by age ``k [S or 1, age]`` of a lifetime that does
+    not vary by cohort, or ``("table", sf, pdf)`` with the survival and the share leaving
+    ``[S or 1, Y, cohort]`` in the output years ``yi`` when a lifetime factor ``[S or 1, cohort]``
+    (a scenario lever) makes it vary by cohort [1]. Classes without a factor are computed in one
+    call when their lifetimes stack (:func:`_stacked`).
+    """
+    out = [None] * len(lifetimes)
+    plain = [i for i, f in enumerate(factors) if f is None]
+    lt = _stacked([lifetimes[i] for i in plain]) if len(plain) > 1 else None
+    if lt is not None:
+        k = age_kernel(lt, n_years, inflow_at)  # [S or 1, class, age]
+        for j, i in enumerate(plain):
+            out[i] = ("age", k[:, j])
+    for i, (life, f) in enumerate(zip(lifetimes, factors)):
+        if out[i] is not None:
+            continue
+        if f is None:
+            out[i] = ("age", age_kernel(life, n_years, inflow_at).reshape(-1, n_years))
+            continue
+        sf = survival_factors(life.scaled(f[:, None, None, :]), n_years, inflow_at).reshape(-1, n_years, n_years)
+        out[i] = ("table", np.swapaxes(sf[:, :, yi], 1, 2), np.swapaxes(_pdf_matrix(sf)[:, :, yi], 1, 2))
+    return out
 
 
-def _toeplitz(k, n_samples, n_years, yi):
-    """Survival and retirement ``[S, Y, cohort]`` from a survival kernel by age ``[S or 1, age]``."""
-    pdf = _pdf_from_sf(k)
-    lag = yi[:, None] - np.arange(n_years)[None, :]  # [Y, cohort]
-    ok = lag >= 0
-    lag = np.clip(lag, 0, None)
-    shape = (n_samples, len(yi), n_years)
-    return (np.ascontiguousarray(np.broadcast_to(np.where(ok, k[:, lag], 0.0), shape)),
-            np.ascontiguousarray(np.broadcast_to(np.where(ok, pdf[:, lag], 0.0), shape)))
+def _matrices(kernel, sl, n, n_years, yi):
+    """Survival and retirement ``[n, Y, cohort]`` of one class for the samples ``sl`` of a block."""
+    if kernel[0] == "table":
+        sf, pdf = (a if a.shape[0] == 1 else a[sl] for a in kernel[1:])
+    else:
+        k = kernel[1] if kernel[1].shape[0] == 1 else kernel[1][sl]
+        sf, pdf = _toeplitz(k, n_years, yi), _toeplitz(_pdf_from_sf(k), n_years, yi)
+    shape = (n,) + sf.shape[1:]
+    return np.ascontiguousarray(np.broadcast_to(sf, shape)), np.ascontiguousarray(np.broadcast_to(pdf, shape))
+
+
+def _take_lifetime(lt, sl, memo):
+    """``lt`` for the samples ``sl`` (parameters ``[S, ...]``; those of length 1 or scalars stay);
+    a part shared by several lifetimes (a storage delay) stays shared (``memo``)."""
+    if id(lt) in memo:
+        return memo[id(lt)]
+    if isinstance(lt, Chained):
+        out = Chained(_take_lifetime(lt.use, sl, memo), _take_lifetime(lt.storage, sl, memo),
+                      steps_per_year=lt.steps_per_year)
+    else:
+        out = lt._with_params({k: (v if v.ndim == 0 or v.shape[0] == 1 else v[sl]) for k, v in lt._params.items()})
+    memo[id(lt)] = out
+    return out
 
 
 def _uniform(rate) -> bool:
     """Whether a rate ``[S, country, Y]`` is the same in every country."""
-    return bool(np.all(rate == rate[:, :1, :]))
+    return rate.shape[1] == 1 or rate.strides[1] == 0 or bool(np.all(rate == rate[:, :1, :]))
 
 
-def sample_cells(prep, product, scen, params, yi, membership, rates, factor, shift_draw, inflow_at, n):
-    """Flow stages of one product under one scenario, summed into regions: ``[n, R, E, 7, Y]``
-    [t/yr, t] with stages in the order of :data:`urbanmine.estimate.FLOW_STAGES`.
+def _toeplitz(k, n_years, yi):
+    """``out[s, y, c] = k[s, yi[y] - c]`` for cohorts ``c <= yi[y]``, else 0: the rows are windows
+    of the kernel reversed and padded with zeros (one gather, no index arrays)."""
+    rev = np.zeros((k.shape[0], 2 * n_years))
+    rev[:, :n_years] = k[:, ::-1]
+    return sliding_window_view(rev, n_years, axis=1)[:, n_years - 1 - yi]
+
+
+def block_cells(prep, cls: Classes, per_unit, lifetimes, factors, rates, yi, n_regions, inflow_at, n, chunk):
+    """Flow stages of one product under one scenario for a block of ``n`` samples, summed into
+    regions: ``[n, R, E, 7, Y]`` [t/yr, t] with the stages in the order of
+    :data:`urbanmine.estimate.FLOW_STAGES`. The block is computed in chunks of ``chunk`` samples
+    (arrays of a chunk stay in the processor's cache); a sample's numbers do not depend on it.
 
     Parameters
     ----------
     prep : urbanmine.estimate._Prepared
-        The product's inflows, countries and used exports.
-    params : urbanmine.estimate._ProductParams
-        The profile's numbers for the block's ``n`` samples (or the central values, ``n`` = 1).
-    yi : array of int
-        Positions of the output years in ``prep.years``.
-    membership : ndarray ``[region, country]``
-        0/1 membership of the modelled countries (``prep.countries``) in the output regions.
+        The product's years.
+    cls : Classes
+        The countries' classes (:func:`classes`).
+    per_unit : ndarray ``[mix, cohort, S or 1, E, segment]``
+        Each element sold per unit of each segment's inflow, by mix class [t/unit].
+    lifetimes, factors : lists, one item per lifetime class
+        The class's lifetime (parameters ``[S or 1, 1, 1, 1]``) and lifetime factor ``[S or 1,
+        cohort]`` or None.
     rates : (collection, liberation, process_yield)
-        Each ``[S or 1, country, Y]`` for the output years, clipped to 0-1 [1].
-    factor : callable
-        ``factor(positions)`` -> lifetime factor ``[S or 1, len(positions), cohort]`` or None.
-    shift_draw : callable
-        ``shift_draw(shares, positions)`` -> technology shares after the scenario's shifts.
+        In the output years ``yi``, within 0-1 [1]: the collection ``[S or 1, Y, country]`` with
+        the countries in the classes' order (``cls.order``), the others ``[S or 1, country, Y]``
+        for the countries of ``prep.countries``.
     """
-    key = (scen.name, membership.shape, membership.tobytes(), yi.tobytes())
-    cls = prep.cache.get(key)
-    if cls is None:
-        cls = prep.cache[key] = _classes(prep, product, scen, params, yi, membership)
-    n_t, n_y = len(prep.years), len(yi)
-    n_e = params.fractions.shape[2]
-    n_r = membership.shape[0]
-    seg_of_k = prep.seg_of_k
-    n_seg = int(seg_of_k.max()) + 1
-    onehot = (seg_of_k[None, :] == np.arange(n_seg)[:, None]).astype(float)  # [segment, K]
-    # sales per unit of each segment's inflow, by mix class: [mix, cohort, (S, E), segment] [t/unit]
-    shares = shift_draw(params.shares_of(cls.mix_reps), cls.mix_reps)  # [S, mix, K, C]
-    per_unit = np.einsum("smkc,skec,gk->mcseg", np.broadcast_to(shares, (n,) + shares.shape[1:]),
-                         np.broadcast_to(params.magnet[:, :, None, :] * params.fractions,
-                                         (n,) + params.fractions.shape[1:]),
-                         onehot, optimize=True) * _units.T_PER_KG
-    per_unit = np.ascontiguousarray(per_unit).reshape(per_unit.shape[0], n_t, n * n_e, n_seg)
-    _, group_lt = _lifetime_groups(params.lifetime, len(prep.countries))
-    # the rates in the classes' country order, [S or 1, Y, country]
+    n_y = len(yi)
+    # kernels in pieces of samples: a phone's chained lifetime is an FFT over ~4,000 steps per
+    # sample and class, whose spectra for a whole block would not stay in cache
+    piece = max(chunk, 128)
+    kernels = {}
+    for a in range(0, n, piece):
+        sl = slice(a, min(a + piece, n))
+        memo = {}
+        kernels[a] = class_kernels([_take_lifetime(lt, sl, memo) for lt in lifetimes],
+                                   [None if f is None else (f if f.shape[0] == 1 else f[sl]) for f in factors],
+                                   len(prep.years), yi, inflow_at)
     collection, liberation, process_yield = rates
     lib_u, yld_u = _uniform(liberation), _uniform(process_yield)
-    col = np.ascontiguousarray(np.swapaxes(collection[:, cls.order], 1, 2))
-    lib = None if lib_u else np.ascontiguousarray(np.swapaxes(liberation[:, cls.order], 1, 2))
-    yld = None if lib_u and yld_u else np.ascontiguousarray(np.swapaxes(process_yield[:, cls.order], 1, 2))
+
+    def ordered(rate):  # [S or 1, Y, country] in the classes' order
+        return np.ascontiguousarray(np.swapaxes(rate[:, cls.order], 1, 2))
+
+    col = collection
+    lib = None if lib_u else ordered(liberation)
+    yld = None if lib_u and yld_u else ordered(process_yield)
     if lib_u and yld is not None:  # only the yield differs by country: liberation joins it
-        yld = yld * liberation[:, :1, :].swapaxes(1, 2)
-    factors = []
-    for _, rep, _ in cls.lt_slices:
-        f = factor(np.array([rep]))
-        factors.append(None if f is None else f[:, 0, :])
-    kernels = _class_kernels([group_lt[g] for _, _, g in cls.lt_slices], factors, n, n_t, yi, inflow_at)
+        yld = yld * np.swapaxes(liberation[:, :1], 1, 2)
+    lib_r = liberation[:, 0, :] if lib_u else None  # [S or 1, Y], applied to the regions' sums
+    yld_r = process_yield[:, 0, :] if lib_u and yld_u else None
+    n_e = per_unit.shape[3]
+    out = np.empty((n, n_regions, n_e + 1, N_FLOW_STAGES, n_y))  # the elements and their sum
+    m_ord = np.concatenate(cls.members, axis=0)  # membership [country in class order, R]
+
+    def take(a, sl):
+        return None if a is None else (a if a.shape[0] == 1 else a[sl])
+
+    for a in range(0, n, chunk):
+        sl = slice(a, min(a + chunk, n))
+        m = sl.stop - sl.start
+        pu = np.ascontiguousarray(np.broadcast_to(take(np.moveaxis(per_unit, 2, 0), sl),
+                                                  (m,) + per_unit.shape[:2] + per_unit.shape[3:]))
+        pu = np.ascontiguousarray(np.moveaxis(pu, 0, 2)).reshape(per_unit.shape[0], per_unit.shape[1], m * n_e, -1)
+        first = a - a % piece
+        local = slice(a - first, a - first + m)
+        mats = [_matrices(k, local, m, len(prep.years), yi) for k in kernels[first]]
+        _chunk(out[sl], cls, m_ord, pu, mats, take(col, sl), take(lib, sl), take(yld, sl), take(lib_r, sl),
+               take(yld_r, sl), n_e, n_regions, yi, m)
+    return out
+
+
+def _chunk(out, cls, m_ord, per_unit, mats, col, lib, yld, lib_r, yld_r, n_e, n_r, yi, n):
+    """:func:`block_cells` for one chunk of ``n`` samples, written to ``out`` ``[n, R, E + 1, 7, Y]``."""
+    n_t, n_y = per_unit.shape[1], len(yi)
     sales_r = np.zeros((n_t, n * n_e, n_r))  # [cohort, (S, E), R]
     stock_r = np.zeros((n, n_y, n_e * n_r))
     eol = []
@@ -253,22 +290,14 @@ def sample_cells(prep, product, scen, params, yi, membership, rates, factor, shi
         for msl, mi, infl, infl_r in cls.parts[li]:
             np.matmul(per_unit[mi], infl, out=sales[:, :, msl])
             reg += per_unit[mi] @ infl_r
-        sf_y, pdf_y = kernels[li]
+        sf_y, pdf_y = mats[li]
         sales_r += reg
         # stock of the regions and outflow of each country, [S, Y, (E, R)] and [S, Y, (E, country)]
         stock_r += np.matmul(sf_y, reg.reshape(n_t, n, n_e * n_r).transpose(1, 0, 2))
         eol.append(np.matmul(pdf_y, sales.reshape(n_t, n, n_e * n_k).transpose(1, 0, 2)).reshape(n, n_y, n_e, n_k))
-    net_r = np.zeros((n, n_y, n_e, n_r))
-    if cls.trade is not None:
-        where, d_out, mm = cls.trade
-        leaving = [eol[c][..., j].copy() for c, j in where]  # each exporter's outflow [S, Y, E]
-        for xi, out_x in enumerate(leaving):
-            net_r += out_x[..., None] * mm[None, :, xi, None, :]
-            for li, (sl, _, _) in enumerate(cls.lt_slices):
-                eol[li] -= out_x[..., None] * d_out[None, :, xi, None, sl]
     # a rate that is the same in every country is applied to the regions' sums; otherwise its
     # stage is formed by country: outflow, collected, then liberated and recovered or recovered
-    stages = 4 if not lib_u else (2 if yld_u else 3)
+    stages = 2 + (lib is not None) + (yld is not None)
     chain = np.zeros((stages, n * n_y * n_e, n_r))
     for li, (sl, _, _) in enumerate(cls.lt_slices):
         m_t = cls.members[li]
@@ -283,21 +312,35 @@ def sample_cells(prep, product, scen, params, yi, membership, rates, factor, shi
             flow *= yld[:, :, None, sl]
             chain[stages - 1] += flow.reshape(-1, flow.shape[-1]) @ m_t
     chain = chain.reshape(stages, n, n_y, n_e, n_r)
-    out = np.empty((n, n_r, n_e, N_FLOW_STAGES, n_y))
+    net_r = np.zeros((n, n_y, n_e, n_r))
+    if cls.trade is not None:
+        # used exports move outflow between countries: eol' = eol - d * eol[exporter], with d
+        # [Y, country] the net export per unit of the exporter's outflow; each stage's regional
+        # sum falls by the exporter's outflow times the sum over countries of membership x
+        # cumulative rate x d
+        where, d_out, mm = cls.trade
+        weights = [None, col] + ([lib] if lib is not None else []) + ([yld] if yld is not None else [])
+        for xi, (c, j) in enumerate(where):
+            out_x = eol[c][..., j][..., None]  # the exporter's outflow [S, Y, E, 1]
+            net_r += out_x * mm[None, :, xi, None, :]
+            w = None
+            for k in range(stages):
+                w = d_out[None, :, xi] if k == 0 else w * weights[k]
+                chain[k] -= out_x * (w @ m_ord)[:, :, None, :]
 
     def put(stage, arr):  # arr [S, Y, E, R]
-        out[:, :, :, stage, :] = np.transpose(arr, (0, 3, 2, 1))
+        out[:, :, :n_e, stage, :] = np.transpose(arr, (0, 3, 2, 1))
 
     put(0, sales_r[yi].reshape(n_y, n, n_e, n_r).transpose(1, 0, 2, 3))
     put(1, stock_r.reshape(n, n_y, n_e, n_r))
     put(2, net_r)
     put(3, chain[0])
     put(4, chain[1])
-    if lib_u:
-        liberated = chain[1] * liberation[:, 0, :][:, :, None, None]  # rates [S, Y] -> [S, Y, 1, 1]
+    if lib is None:
+        liberated = chain[1] * lib_r[:, :, None, None]  # rates [S, Y] -> [S, Y, 1, 1]
         put(5, liberated)
-        put(6, liberated * process_yield[:, 0, :][:, :, None, None] if yld_u else chain[2])
+        put(6, liberated * yld_r[:, :, None, None] if yld is None else chain[2])
     else:
         put(5, chain[2])
         put(6, chain[3])
-    return out
+    out[:, :, :n_e].sum(axis=2, out=out[:, :, n_e])

@@ -380,6 +380,8 @@ def _required(scen, parameter, product, years, v, countries):
             f"scenario {scen.name!r}{where} sets no {parameter} for {product}{gap}; add a lever with "
             f"parameter = \"{parameter}\", product = \"{product}\" or \"*\", and no from_year"
         )
+    if vals.ndim == 3 and vals.shape[1] > 1 and vals.strides[1] == 0:  # the same in every country
+        return np.broadcast_to(np.clip(vals[:, :1], 0.0, 1.0), vals.shape)
     return np.clip(vals, 0.0, 1.0)
 
 
@@ -645,50 +647,88 @@ def _collection(inputs, prep: _Prepared, product, scen, yi, z, v):
     years = prep.years if yi is None else prep.years[yi]
     collection = _lever(scen, "collection", product, years, v, prep.countries)
     if collection is None or np.any(np.isnan(collection)):
-        if prep.x is None:
-            where = f" ({scen.path})" if scen.path else ""
-            raise InputDataError(
-                f"scenario {scen.name!r}{where} sets no collection for {product}, whose profile names "
-                f"no collection category; add a lever with parameter = \"collection\" and "
-                f"product = \"{product}\" or \"*\""
-            )
+        _check_collection_category(prep, product, scen)
         x = prep.x if yi is None else prep.x[:, yi]
         model = inputs.model.rates(x, z, prep.effects)  # [S, country, T]
         collection = model if collection is None else np.where(np.isnan(collection), model, collection)
     return collection
 
 
+KERNEL_CHUNK = 32
+"""Samples per chunk of the Monte Carlo kernel: its arrays (a few MB per sample) stay in cache."""
+
+
+def _check_collection_category(prep, product, scen):
+    if prep.x is None:
+        where = f" ({scen.path})" if scen.path else ""
+        raise InputDataError(
+            f"scenario {scen.name!r}{where} sets no collection for {product}, whose profile names "
+            f"no collection category; add a lever with parameter = \"collection\" and "
+            f"product = \"{product}\" or \"*\""
+        )
+
+
+def _collection_ordered(inputs, prep: _Prepared, product, scen, yi, z, v, order, cache_key):
+    """:func:`_collection` for the kernel: ``[S, Y, country]`` with the countries in ``order``;
+    the model's logits as one matrix product of the drawn coefficients with the features."""
+    lever = _lever(scen, "collection", product, prep.years[yi], v, prep.countries)
+    lev = None if lever is None else np.swapaxes(lever[:, order], 1, 2)
+    if lever is not None and not np.any(np.isnan(lever)):
+        return np.clip(lev, 0.0, 1.0)
+    _check_collection_category(prep, product, scen)
+    xt = prep.cache.get(cache_key)
+    if xt is None:  # features [F, (Y, country)]
+        x = prep.x[order][:, yi]
+        xt = prep.cache[cache_key] = np.ascontiguousarray(x.transpose(2, 1, 0).reshape(x.shape[2], -1))
+    beta, u = inputs.model.draws(z, prep.effects, len(prep.countries))
+    rate = (beta @ xt).reshape(beta.shape[0], len(yi), -1)
+    rate += u[:, None, order]
+    np.negative(rate, out=rate)
+    np.exp(rate, out=rate)
+    rate += 1.0
+    np.reciprocal(rate, out=rate)  # the logistic function
+    if lev is not None:
+        rate = np.where(np.isnan(lev), rate, np.clip(lev, 0.0, 1.0))
+    return rate
+
+
 def _kernel_cells(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v, yi, membership, ei,
-                  inflow_at, n):
+                  inflow_at, n, chunk=KERNEL_CHUNK):
     """The output cells ``[n, R_out, E_out, 7, Y]`` of one product under one scenario for a block
     of samples, from the Monte Carlo kernel (:mod:`urbanmine.ensemble`): the numbers of
     :func:`_flows` and :func:`_cells`, arranged for large ensembles."""
-    from .ensemble import sample_cells
+    from .ensemble import block_cells, classes, lifetime_groups
 
     years, countries = prep.years, prep.countries
+    yi, m = np.asarray(yi), np.asarray(membership.values)
+    key = (scen.name, m.shape, m.tobytes(), yi.tobytes())
+    cls = prep.cache.get(key)
+    if cls is None:
+        cls = prep.cache[key] = classes(prep, product, scen, params, yi, m)
     out_years = years[yi]
     vd = {name: (None if v is None else v[:, i]) for i, name in enumerate(LEVER_DRAWS)}
-    rates = (np.clip(_collection(inputs, prep, product, scen, yi, z, vd["collection"]), 0.0, 1.0),
+    rates = (_collection_ordered(inputs, prep, product, scen, yi, z, vd["collection"], cls.order, key + ("x",)),
              _required(scen, "liberation", product, out_years, vd["liberation"], countries),
              _required(scen, "process_yield", product, out_years, vd["process_yield"], countries))
-
-    def factor(pos):
-        f = _lever(scen, "lifetime_factor", product, years, vd["lifetime_factor"], [countries[i] for i in pos])
-        if f is None:
-            return None
+    reps = [countries[r] for _, r, _ in cls.lt_slices]
+    f = _lever(scen, "lifetime_factor", product, years, vd["lifetime_factor"], reps)  # [S, class, cohort]
+    factors = [None] * len(reps)
+    if f is not None:
         f = np.where(np.isnan(f), 1.0, f)  # no lever in force: the profile's lifetime
-        return None if np.all(f == 1.0) else f
-
-    def shift(shares, pos):
-        return _shifted_shares(shares, prep.profile, scen, product, years, vd["technology_shift"],
-                               [countries[i] for i in pos])
-
-    cells = sample_cells(prep, product, scen, params, np.asarray(yi), np.asarray(membership.values), rates, factor,
-                         shift, inflow_at, n)
-    e = cells.shape[2]
-    out = np.empty(cells.shape[:2] + (e + 1,) + cells.shape[3:])
-    out[:, :, :e] = cells
-    cells.sum(axis=2, out=out[:, :, e])
+        factors = [None if np.all(f[:, i] == 1.0) else f[:, i] for i in range(len(reps))]
+    _, group_lt = lifetime_groups(params.lifetime, len(countries))
+    lifetimes = [group_lt[g] for _, _, g in cls.lt_slices]
+    # each element sold per unit of each segment's inflow, by mix class [t/unit]
+    shares = _shifted_shares(params.shares_of(cls.mix_reps), prep.profile, scen, product, years,
+                             vd["technology_shift"], [countries[i] for i in cls.mix_reps])  # [S, mix, K, C]
+    n_seg = int(prep.seg_of_k.max()) + 1
+    mf = params.magnet[:, :, None, :] * params.fractions * units.T_PER_KG  # [S, K, E, cohort] t/unit
+    s = max(shares.shape[0], mf.shape[0])
+    per_unit = np.zeros((shares.shape[1], len(years), s, mf.shape[2], n_seg))  # [mix, cohort, S, E, segment]
+    for k, g in enumerate(prep.seg_of_k):
+        per_unit[..., g] += np.transpose(shares[:, :, k], (1, 2, 0))[..., None] * np.transpose(mf[:, k], (2, 0, 1))
+    out = block_cells(prep, cls, per_unit, lifetimes, factors, rates, yi, m.shape[0], inflow_at, n, chunk)
+    e = out.shape[2] - 1
     return out if list(ei) == list(range(e + 1)) else out[:, :, ei]
 
 

@@ -30,6 +30,7 @@ over classes, segments and exporters (a handful each).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +41,9 @@ from .stocks import _pdf_from_sf, _pdf_matrix
 
 __all__ = ["Classes", "classes", "lifetime_groups", "class_kernels", "block_cells"]
 
-N_FLOW_STAGES = 7  # sales, in_use_stock, net_export, end_of_life, collected, liberated, recovered
+N_FLOW_STAGES = 7
+THREADS = min(os.cpu_count() or 1, 4)
+"""Threads that compute pieces of a block of samples at once."""  # sales, in_use_stock, net_export, end_of_life, collected, liberated, recovered
 
 
 def _row_ids(n: int, *tables) -> np.ndarray:
@@ -233,16 +236,6 @@ def block_cells(prep, cls: Classes, per_unit, lifetimes, factors, rates, yi, n_r
         for the countries of ``prep.countries``.
     """
     n_y = len(yi)
-    # kernels in pieces of samples: a phone's chained lifetime is an FFT over ~4,000 steps per
-    # sample and class, whose spectra for a whole block would not stay in cache
-    piece = max(chunk, 128)
-    kernels = {}
-    for a in range(0, n, piece):
-        sl = slice(a, min(a + piece, n))
-        memo = {}
-        kernels[a] = class_kernels([_take_lifetime(lt, sl, memo) for lt in lifetimes],
-                                   [None if f is None else (f if f.shape[0] == 1 else f[sl]) for f in factors],
-                                   len(prep.years), yi, inflow_at)
     collection, liberation, process_yield = rates
     lib_u, yld_u = _uniform(liberation), _uniform(process_yield)
 
@@ -259,21 +252,43 @@ def block_cells(prep, cls: Classes, per_unit, lifetimes, factors, rates, yi, n_r
     n_e = per_unit.shape[3]
     out = np.empty((n, n_regions, n_e + 1, N_FLOW_STAGES, n_y))  # the elements and their sum
     m_ord = np.concatenate(cls.members, axis=0)  # membership [country in class order, R]
+    per_sample = np.moveaxis(per_unit, 2, 0)  # [S or 1, mix, cohort, E, segment]
 
     def take(a, sl):
         return None if a is None else (a if a.shape[0] == 1 else a[sl])
 
-    for a in range(0, n, chunk):
-        sl = slice(a, min(a + chunk, n))
-        m = sl.stop - sl.start
-        pu = np.ascontiguousarray(np.broadcast_to(take(np.moveaxis(per_unit, 2, 0), sl),
-                                                  (m,) + per_unit.shape[:2] + per_unit.shape[3:]))
-        pu = np.ascontiguousarray(np.moveaxis(pu, 0, 2)).reshape(per_unit.shape[0], per_unit.shape[1], m * n_e, -1)
-        first = a - a % piece
-        local = slice(a - first, a - first + m)
-        mats = [_matrices(k, local, m, len(prep.years), yi) for k in kernels[first]]
-        _chunk(out[sl], cls, m_ord, pu, mats, take(col, sl), take(lib, sl), take(yld, sl), take(lib_r, sl),
-               take(yld_r, sl), n_e, n_regions, yi, m)
+    def piece(sl):
+        # the lifetime kernels of a piece of samples (a phone's chained lifetime is an FFT over
+        # ~4,000 steps per sample and class: a whole block's spectra would not stay in cache),
+        # then its chunks
+        memo = {}
+        kernels = class_kernels([_take_lifetime(lt, sl, memo) for lt in lifetimes],
+                                [take(f, sl) for f in factors], len(prep.years), yi, inflow_at)
+        for a in range(sl.start, sl.stop, chunk):
+            sub = slice(a, min(a + chunk, sl.stop))
+            m = sub.stop - sub.start
+            pu = np.broadcast_to(take(per_sample, sub), (m,) + per_sample.shape[1:])
+            pu = np.ascontiguousarray(np.moveaxis(pu, 0, 2)).reshape(per_unit.shape[0], per_unit.shape[1], m * n_e, -1)
+            local = slice(a - sl.start, a - sl.start + m)
+            mats = [_matrices(k, local, m, len(prep.years), yi) for k in kernels]
+            _chunk(out[sub], cls, m_ord, pu, mats, take(col, sub), take(lib, sub), take(yld, sub), take(lib_r, sub),
+                   take(yld_r, sub), n_e, n_regions, yi, m)
+
+    size = max(chunk, 128)
+    pieces = [slice(a, min(a + size, n)) for a in range(0, n, size)]
+    threads = min(len(pieces), THREADS)
+    if threads > 1:
+        # pieces on threads, one BLAS thread each (numpy releases the GIL in its array work);
+        # each sample's numbers are the same whichever thread computes them
+        from concurrent.futures import ThreadPoolExecutor
+
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(threads) as pool:
+            list(pool.map(piece, pieces))
+    else:
+        for sl in pieces:
+            piece(sl)
     return out
 
 

@@ -801,26 +801,59 @@ def _labelled(flows):
     return np.concatenate([full, full[1:] - full[:1]]) if len(flows) > 1 else full
 
 
+def _store(store, f, start, stop):
+    """Write the labelled cells of the flows ``f`` ``[scenario, S, R, E, 7, Y]`` (float64) into the
+    samples ``start:stop`` of ``store`` ``[label, R, E, 8, Y, sample]`` (float32): the numbers of
+    :func:`_labelled`, each cell written once, samples last."""
+    n_s = f.shape[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sales, rec = f[:, :, :, :, SALES], f[:, :, :, :, RECOVERED]
+        shares = np.where(sales > 0, rec / np.where(sales > 0, sales, 1.0), np.nan)  # [scenario, S, R, E, Y]
+    for li in range(store.shape[0]):
+        if li < n_s:
+            flows, share = f[li], shares[li]
+        else:  # a later scenario minus the first, per sample
+            flows, share = f[li - n_s + 1] - f[0], shares[li - n_s + 1] - shares[0]
+        store[li, :, :, : f.shape[4], :, start:stop] = np.moveaxis(flows, 0, -1)
+        store[li, :, :, f.shape[4], :, start:stop] = np.moveaxis(share, 0, -1)
+
+
 def _labels(scenarios) -> list[str]:
     first = scenarios[0].name
     return [s.name for s in scenarios] + [f"{s.name} minus {first}" for s in scenarios[1:]]
 
 
 def _summarise(store: np.ndarray) -> np.ndarray:
-    """``(mean, p05, p50, p95)`` of every row of ``store`` ``[cell, sample]``: ``[4, cell]``."""
+    """``(mean, p05, p50, p95)`` of every row of ``store`` ``[cell, sample]``: ``[4, cell]``.
+
+    Blocks of rows are summarised on a few threads (numpy's selection releases the GIL); each
+    row's statistics do not depend on the block it is in.
+    """
+    import os
     import warnings
+    from concurrent.futures import ThreadPoolExecutor
 
     samples = store.shape[1]
     stats = np.empty((4, store.shape[0]))
-    step = max(1, (64 << 20) // (8 * samples))  # about 64 MB of cells at a time
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # cells that are NaN in every sample
-        for i in range(0, store.shape[0], step):
-            part = store[i : i + step]
+    step = max(1, (16 << 20) // (4 * samples))  # about 16 MB of cells at a time
+
+    def block(i):
+        part = store[i : i + step]
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # cells that are NaN in every sample
             stats[0, i : i + step] = part.mean(axis=1, dtype=np.float64)
             # selection works on the float32 samples themselves (no float64 copy); the result is
             # exact to float32's 7 digits, finer than the 6 written out
             stats[1:, i : i + step] = np.percentile(part, [5, 50, 95], axis=1)
+
+    starts = range(0, store.shape[0], step)
+    threads = min(len(starts), os.cpu_count() or 1, 4)
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(block, starts))
+    else:
+        for i in starts:
+            block(i)
     return stats
 
 
@@ -897,9 +930,13 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     n_labels, cell_shape = shape[0], shape[2:]
     n_cells = int(np.prod(cell_shape))
     stats = np.empty((4, n_labels, shape[1], n_cells))
-    # a block holds one product's flows for a chunk of samples in float64, a few times over
-    # while it is assembled: cap it near 256 MB (results do not depend on the chunk size)
-    per_sample = 4 * 8 * n_labels * n_cells + 8 * 16 * len(scenarios) * idx.size * len(ELEMENTS) * years.size
+    # a block holds one product's flows for a chunk of samples in float64 (twice while it is
+    # stored) and, with the kernel, each country's rates in the output years: cap it near
+    # 256 MB (results do not depend on the block size)
+    if KERNEL:
+        per_sample = 8 * (2 * n_labels * n_cells + 3 * len(out_years) * idx.size)
+    else:
+        per_sample = 4 * 8 * n_labels * n_cells + 8 * 16 * len(scenarios) * idx.size * len(ELEMENTS) * years.size
     chunk = max(1, min(chunk_size, (256 << 20) // per_sample))
     flow_shape = (len(scenarios),) + cell_shape[:2] + (len(FLOW_STAGES), cell_shape[-1])
     kept = []
@@ -913,7 +950,7 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
         computed = (sample_map(p, blocks) if sample_map is not None else
                     (sample_flows(inputs, prepared, p, scenarios, args, inflow_at, a, b, chunk) for a, b in blocks))
         for (start, stop), f in zip(blocks, computed):
-            store[:, :, start:stop] = np.moveaxis(_labelled(f), 1, -1).reshape(n_labels, n_cells, -1)
+            _store(store.reshape((n_labels,) + cell_shape + (samples,)), f, start, stop)
             if with_total:
                 total[..., start:stop] += np.moveaxis(f, 1, -1)
             if progress is not None:

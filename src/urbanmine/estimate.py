@@ -818,6 +818,21 @@ def _store(store, f, start, stop):
         store[li, :, :, f.shape[4], :, start:stop] = np.moveaxis(share, 0, -1)
 
 
+def _on_threads(work, n):
+    """``work(slice)`` over ``range(n)`` split among a few threads (numpy releases the GIL while it
+    copies); the slices are disjoint, so the result does not depend on the threads."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads = min(n, os.cpu_count() or 1, 4)
+    if threads < 2:
+        work(slice(0, n))
+        return
+    bounds = np.linspace(0, n, threads + 1).round().astype(int)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]))
+
+
 def _labels(scenarios) -> list[str]:
     first = scenarios[0].name
     return [s.name for s in scenarios] + [f"{s.name} minus {first}" for s in scenarios[1:]]
@@ -949,10 +964,14 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
         # the mass balance was checked on the central run; the samples use the same kernels
         computed = (sample_map(p, blocks) if sample_map is not None else
                     (sample_flows(inputs, prepared, p, scenarios, args, inflow_at, a, b, chunk) for a, b in blocks))
+        view = store.reshape((n_labels,) + cell_shape + (samples,))
         for (start, stop), f in zip(blocks, computed):
-            _store(store.reshape((n_labels,) + cell_shape + (samples,)), f, start, stop)
-            if with_total:
-                total[..., start:stop] += np.moveaxis(f, 1, -1)
+            def put(rs, f=f, start=start, stop=stop, view=view):  # regions rs (disjoint per thread)
+                _store(view[:, rs], f[:, :, rs], start, stop)
+                if with_total:
+                    total[:, rs, ..., start:stop] += np.moveaxis(f[:, :, rs], 1, -1)
+
+            _on_threads(put, cell_shape[0])
             if progress is not None:
                 progress((stop - start) / len(products))
         for li in range(n_labels):
@@ -961,23 +980,29 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
             kept.append(store)
         del store
     if with_total:
-        shares = np.empty((len(scenarios),) + cell_shape[:2] + (1, cell_shape[-1], samples), dtype=np.float32)
+        shares = np.empty((len(scenarios),) + cell_shape[:2] + (cell_shape[-1], samples), dtype=np.float32)
         with np.errstate(divide="ignore", invalid="ignore"):
             for si in range(len(scenarios)):
                 sales, rec = total[si, :, :, SALES], total[si, :, :, RECOVERED]
-                shares[si, :, :, 0] = np.where(sales > 0, rec / np.where(sales > 0, sales, 1.0), np.nan)
+                shares[si] = np.where(sales > 0, rec / np.where(sales > 0, sales, 1.0), np.nan)
+        n_flow = len(FLOW_STAGES)
         for li in range(n_labels):
             si = li if li < len(scenarios) else li - len(scenarios) + 1
-            full = np.concatenate([total[si], shares[si]], axis=2)
+            flows, share = total[si], shares[si]
             if li >= len(scenarios):  # a difference: B minus the first scenario, per sample
-                full = full - np.concatenate([total[0], shares[0]], axis=2)
-            stats[:, li, -1] = _summarise(full.reshape(n_cells, samples))
+                flows, share = flows - total[0], share - shares[0]
+            # the flow stages and the secondary share summarised apart (no concatenated copy)
+            st = stats[:, li, -1].reshape((4,) + cell_shape)
+            st[:, :, :, :n_flow] = _summarise(flows.reshape(-1, samples)).reshape((4,) + flows.shape[:-1])
+            st[:, :, :, n_flow] = _summarise(share.reshape(-1, samples)).reshape((4,) + share.shape[:-1])
             if keep_samples:
                 if li == 0:
-                    kept.append(np.empty((n_labels, n_cells, samples), dtype=np.float32))
-                kept[-1][li] = full.reshape(n_cells, samples)
+                    kept.append(np.empty((n_labels,) + cell_shape + (samples,), dtype=np.float32))
+                kept[-1][li, :, :, :n_flow] = flows
+                kept[-1][li, :, :, n_flow] = share
     if keep_samples:
-        out["samples"] = np.stack(kept, axis=1).reshape(shape + (samples,))
+        out["samples"] = np.stack([k.reshape(n_labels, n_cells, samples) for k in kept], axis=1).reshape(
+            shape + (samples,))
     for name, v in zip(STAT_COLUMNS, stats):
         out[name] = v.reshape(shape)
     return out

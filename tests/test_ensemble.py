@@ -145,9 +145,9 @@ def test_only_the_yield_differs_by_country(inputs, tmp_path):
 
 
 def test_countries_one_by_one_and_a_few_output_years(inputs):
-    # every region a single country, output years not consecutive; Japan's used exports move
-    # end of life to the importers
-    regions = ["JPN", "NGA", "MNG", "DEU", "CHN", "USA", "ARE"]
+    # every region a single country (more than 8: the membership is summed as a sparse matrix),
+    # output years not consecutive; Japan's used exports move end of life to the importers
+    regions = ["JPN", "NGA", "MNG", "DEU", "CHN", "USA", "ARE", "FRA", "IND", "BRA", "KEN", "NZL"]
     a, b = _both(inputs, ["current-practice"], regions, years=np.array([2020, 2031, 2050]))
     net = est.FLOW_STAGES.index("net_export")
     assert np.all(a[0, 0, :, 0, :4, net, -1] > 0)  # Japan exports used vehicles

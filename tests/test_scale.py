@@ -14,7 +14,9 @@ from urbanmine.scale import block_bytes, parse_scheduler, region_blocks
 
 def test_blocks_fit_the_budget():
     per_region = block_bytes(1, 1000, 5, 41, 2, 3)
-    # 2 scenarios -> 3 labels; cells per region 5 x 8 x 41; store + total + assembled
+    # 2 scenarios -> 3 labels; cells per region 5 elements x 8 stages x 41 years, float32: the
+    # store of one product's labels, the totals of the 2 scenarios (7 flow stages + the share)
+    # and one difference of the totals
     cells = 5 * 8 * 41
     assert per_region == 3 * cells * 1000 * 4 + 2 * cells * 1000 * 4 + cells * 1000 * 4
     blocks = region_blocks(list("ABCDEFG"), 1000, 5, 41, 2, 3, max_memory=3 * per_region + 1)

@@ -65,8 +65,29 @@ class Classes:
     mix_reps: np.ndarray  # representative position of every mix class
     parts: list  # per lifetime class: list of (slice local to the class, mix class, inflow [T, G, n], regional
     # inflow [T, G, R]) with the inflow of the scenario's demand path [unit/yr]
-    members: list  # per lifetime class: membership [R, n_class] (float64)
+    members: list  # per lifetime class: membership [n_class, R] (float64; sparse when mostly zeros)
     trade: tuple | None  # (exporter (class, local index) list, D [Y, exporter, country-ordered], Mm [Y, exporter, R])
+
+
+def _membership(m):
+    """Membership ``[country, R]`` as given, or as a sparse matrix when most of it is zero (e.g.
+    every country its own region), so that summing into regions costs what the members do."""
+    if m.shape[1] > 8 and np.count_nonzero(m) < 0.2 * m.size:
+        from scipy import sparse
+
+        return sparse.csr_matrix(m.T)  # [R, country]: the regions' sums as sparse x dense
+    return np.ascontiguousarray(m)
+
+
+def _dense(m):
+    return m if isinstance(m, np.ndarray) else m.T.toarray()
+
+
+def _to_regions(x, m):
+    """``x [rows, country] @ m [country, R]`` with ``m`` from :func:`_membership`."""
+    if isinstance(m, np.ndarray):
+        return x @ m
+    return (m @ x.T).T
 
 
 def lifetime_groups(lifetime, n_c):
@@ -105,7 +126,7 @@ def classes(prep, product, scen, params, yi, membership) -> Classes:
             infl = np.ascontiguousarray(inflow[:, :, pos[c:d]])
             cls_parts.append((slice(int(c), int(d)), mi, infl, infl @ m[:, pos[c:d]].T))
         parts.append(cls_parts)
-        members.append(np.ascontiguousarray(m[:, pos].T))  # [n_class, R]
+        members.append(_membership(m[:, pos].T))  # [n_class, R]
     reps = np.array([p for _, p in sorted(mix_reps.values())], dtype=int)
     trade = None
     if prep.trade is not None:
@@ -213,11 +234,13 @@ def _toeplitz(k, n_years, yi):
     return sliding_window_view(rev, n_years, axis=1)[:, n_years - 1 - yi]
 
 
-def block_cells(prep, cls: Classes, per_unit, lifetimes, factors, rates, yi, n_regions, inflow_at, n, chunk):
+def block_cells(prep, cls: Classes, per_unit, lifetimes, factors, rates, yi, n_regions, inflow_at, n, chunk,
+                threads=None, out=None):
     """Flow stages of one product under one scenario for a block of ``n`` samples, summed into
     regions: ``[n, R, E, 7, Y]`` [t/yr, t] with the stages in the order of
     :data:`urbanmine.estimate.FLOW_STAGES`. The block is computed in chunks of ``chunk`` samples
-    (arrays of a chunk stay in the processor's cache); a sample's numbers do not depend on it.
+    (arrays of a chunk stay in the processor's cache), pieces of at least 128 samples on
+    ``threads`` threads (default :data:`THREADS`); a sample's numbers depend on neither.
 
     Parameters
     ----------
@@ -250,8 +273,9 @@ def block_cells(prep, cls: Classes, per_unit, lifetimes, factors, rates, yi, n_r
     lib_r = liberation[:, 0, :] if lib_u else None  # [S or 1, Y], applied to the regions' sums
     yld_r = process_yield[:, 0, :] if lib_u and yld_u else None
     n_e = per_unit.shape[3]
-    out = np.empty((n, n_regions, n_e + 1, N_FLOW_STAGES, n_y))  # the elements and their sum
-    m_ord = np.concatenate(cls.members, axis=0)  # membership [country in class order, R]
+    shape = (n, n_regions, n_e + 1, N_FLOW_STAGES, n_y)  # the elements and their sum
+    out = np.empty(shape) if out is None else out
+    m_ord = _membership(np.concatenate([_dense(m) for m in cls.members], axis=0))  # [country in class order, R]
     per_sample = np.moveaxis(per_unit, 2, 0)  # [S or 1, mix, cohort, E, segment]
 
     def take(a, sl):
@@ -276,7 +300,7 @@ def block_cells(prep, cls: Classes, per_unit, lifetimes, factors, rates, yi, n_r
 
     size = max(chunk, 128)
     pieces = [slice(a, min(a + size, n)) for a in range(0, n, size)]
-    threads = min(len(pieces), THREADS)
+    threads = min(len(pieces), THREADS if threads is None else threads)
     if threads > 1:
         # pieces on threads, one BLAS thread each (numpy releases the GIL in its array work);
         # each sample's numbers are the same whichever thread computes them
@@ -317,15 +341,15 @@ def _chunk(out, cls, m_ord, per_unit, mats, col, lib, yld, lib_r, yld_r, n_e, n_
     for li, (sl, _, _) in enumerate(cls.lt_slices):
         m_t = cls.members[li]
         flow = eol[li]
-        chain[0] += flow.reshape(-1, flow.shape[-1]) @ m_t
+        chain[0] += _to_regions(flow.reshape(-1, flow.shape[-1]), m_t)
         flow = flow * col[:, :, None, sl]
-        chain[1] += flow.reshape(-1, flow.shape[-1]) @ m_t
+        chain[1] += _to_regions(flow.reshape(-1, flow.shape[-1]), m_t)
         if lib is not None:
             flow *= lib[:, :, None, sl]
-            chain[2] += flow.reshape(-1, flow.shape[-1]) @ m_t
+            chain[2] += _to_regions(flow.reshape(-1, flow.shape[-1]), m_t)
         if yld is not None:
             flow *= yld[:, :, None, sl]
-            chain[stages - 1] += flow.reshape(-1, flow.shape[-1]) @ m_t
+            chain[stages - 1] += _to_regions(flow.reshape(-1, flow.shape[-1]), m_t)
     chain = chain.reshape(stages, n, n_y, n_e, n_r)
     net_r = np.zeros((n, n_y, n_e, n_r))
     if cls.trade is not None:
@@ -341,10 +365,12 @@ def _chunk(out, cls, m_ord, per_unit, mats, col, lib, yld, lib_r, yld_r, n_e, n_
             w = None
             for k in range(stages):
                 w = d_out[None, :, xi] if k == 0 else w * weights[k]
-                chain[k] -= out_x * (w @ m_ord)[:, :, None, :]
+                w2 = np.broadcast_to(w, (n,) + w.shape[1:]).reshape(-1, w.shape[-1])
+                chain[k] -= out_x * _to_regions(w2, m_ord).reshape(n, n_y, 1, -1)
 
-    def put(stage, arr):  # arr [S, Y, E, R]
+    def put(stage, arr):  # arr [S, Y, E, R]; the last element slot holds their sum
         out[:, :, :n_e, stage, :] = np.transpose(arr, (0, 3, 2, 1))
+        out[:, :, n_e, stage, :] = np.transpose(arr.sum(axis=2), (0, 2, 1))
 
     put(0, sales_r[yi].reshape(n_y, n, n_e, n_r).transpose(1, 0, 2, 3))
     put(1, stock_r.reshape(n, n_y, n_e, n_r))
@@ -358,4 +384,3 @@ def _chunk(out, cls, m_ord, per_unit, mats, col, lib, yld, lib_r, yld_r, n_e, n_
     else:
         put(5, chain[2])
         put(6, chain[3])
-    out[:, :, :n_e].sum(axis=2, out=out[:, :, n_e])

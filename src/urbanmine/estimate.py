@@ -693,7 +693,7 @@ def _collection_ordered(inputs, prep: _Prepared, product, scen, yi, z, v, order,
 
 
 def _kernel_cells(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v, yi, membership, ei,
-                  inflow_at, n, chunk=KERNEL_CHUNK):
+                  inflow_at, n, chunk=KERNEL_CHUNK, threads=None, out=None):
     """The output cells ``[n, R_out, E_out, 7, Y]`` of one product under one scenario for a block
     of samples, from the Monte Carlo kernel (:mod:`urbanmine.ensemble`): the numbers of
     :func:`_flows` and :func:`_cells`, arranged for large ensembles."""
@@ -727,9 +727,15 @@ def _kernel_cells(inputs, prep: _Prepared, product, scen, params: _ProductParams
     per_unit = np.zeros((shares.shape[1], len(years), s, mf.shape[2], n_seg))  # [mix, cohort, S, E, segment]
     for k, g in enumerate(prep.seg_of_k):
         per_unit[..., g] += np.transpose(shares[:, :, k], (1, 2, 0))[..., None] * np.transpose(mf[:, k], (2, 0, 1))
-    out = block_cells(prep, cls, per_unit, lifetimes, factors, rates, yi, m.shape[0], inflow_at, n, chunk)
-    e = out.shape[2] - 1
-    return out if list(ei) == list(range(e + 1)) else out[:, :, ei]
+    every = list(ei) == list(range(len(ELEMENTS) + 1))
+    cells = block_cells(prep, cls, per_unit, lifetimes, factors, rates, yi, m.shape[0], inflow_at, n, chunk, threads,
+                        out=out if every else None)
+    if every:
+        return cells
+    if out is None:
+        return cells[:, :, ei]
+    out[...] = cells[:, :, ei]
+    return out
 
 
 def _cells(stages, yi, membership, ei, n):
@@ -771,8 +777,10 @@ def _with_share(f):
     return np.concatenate([f, share[:, :, :, None]], axis=3)
 
 
-def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi, membership, ei, inflow_at, check):
-    """Output flow cells of one product for a block of samples: ``[scenario, S, R_out, E_out, 6, Y]``."""
+def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi, membership, ei, inflow_at, check,
+                   threads=None, out=None):
+    """Output flow cells of one product for a block of samples: ``[scenario, S, R_out, E_out, 7, Y]``
+    (written to ``out`` if given, with the Monte Carlo kernel)."""
     if central:
         params, z, v, n = _product_params(prep.profile, prep.years, None, ELEMENTS, prep.variants), None, None, 1
     else:
@@ -784,11 +792,14 @@ def _product_flows(inputs, prep: _Prepared, product, scenarios, sl, central, yi,
         per_scen = [_cells(_flows(inputs, prep, product, scen, params, z, v, inflow_at, check, n), yi, membership,
                            ei, n)
                     for scen in scenarios]
-    else:
-        per_scen = [_kernel_cells(inputs, prep, product, scen, params, z, v, yi, membership, ei, inflow_at, n)
-                    for scen in scenarios]
-    n = max(a.shape[0] for a in per_scen)
-    return np.stack([np.broadcast_to(a, (n,) + a.shape[1:]) for a in per_scen])
+        n = max(a.shape[0] for a in per_scen)
+        return np.stack([np.broadcast_to(a, (n,) + a.shape[1:]) for a in per_scen])
+    shape = (len(scenarios), n, membership.shape[0], len(ei), len(FLOW_STAGES), len(yi))
+    out = np.empty(shape) if out is None else out
+    for si, scen in enumerate(scenarios):
+        _kernel_cells(inputs, prep, product, scen, params, z, v, yi, membership, ei, inflow_at, n, threads=threads,
+                      out=out[si])
+    return out
 
 
 def _labelled(flows):
@@ -891,15 +902,28 @@ def _setup(inputs, scenarios, products, regions, elements, out_years, samples, s
     return prepared, args, years, idx
 
 
-def sample_flows(inputs, prepared, product, scenarios, args, inflow_at, start, stop, chunk) -> np.ndarray:
+def sample_flows(inputs, prepared, product, scenarios, args, inflow_at, start, stop, chunk, threads=None,
+                 out=None) -> np.ndarray:
     """The flows of one product for samples ``start:stop`` (in chunks of ``chunk``):
-    ``[scenario, sample, region, element, flow stage, year]`` float64."""
-    out = []
+    ``[scenario, sample, region, element, flow stage, year]`` float64, written to ``out`` if
+    given (a buffer reused between blocks: fresh memory costs its first touch). ``threads``:
+    threads of the Monte Carlo kernel (default :data:`urbanmine.ensemble.THREADS`); the numbers
+    do not depend on it."""
+    if out is None and stop - start <= chunk:
+        return _product_flows(inputs, prepared[product], product, scenarios, slice(start, stop), False,
+                              *args[product], inflow_at, False, threads)
+    parts = []
     for a in range(start, stop, chunk):
         b = min(a + chunk, stop)
-        out.append(_product_flows(inputs, prepared[product], product, scenarios, slice(a, b), False,
-                                  *args[product], inflow_at, False))
-    return out[0] if len(out) == 1 else np.concatenate(out, axis=1)
+        view = None if out is None or not KERNEL else out[:, a - start:b - start]
+        f = _product_flows(inputs, prepared[product], product, scenarios, slice(a, b), False, *args[product],
+                           inflow_at, False, threads, view)
+        if out is not None and f is not view:
+            out[:, a - start:b - start] = f
+        parts.append(f)
+    if out is not None:
+        return out
+    return np.concatenate(parts, axis=1)
 
 
 def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_years, *, samples=0,
@@ -962,8 +986,13 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
         store = np.empty((n_labels, n_cells, samples), dtype=np.float32)
         blocks = [(a, min(a + chunk, samples)) for a in range(0, samples, chunk)]
         # the mass balance was checked on the central run; the samples use the same kernels
-        computed = (sample_map(p, blocks) if sample_map is not None else
-                    (sample_flows(inputs, prepared, p, scenarios, args, inflow_at, a, b, chunk) for a, b in blocks))
+        if sample_map is None:
+            # one buffer for every block of samples: each block is stored before the next is computed
+            buf = np.empty((len(scenarios), min(chunk, samples)) + cell_shape[:2] + (len(FLOW_STAGES), cell_shape[-1]))
+            computed = (sample_flows(inputs, prepared, p, scenarios, args, inflow_at, a, b, chunk,
+                                     out=buf[:, : b - a]) for a, b in blocks)
+        else:
+            computed = sample_map(p, blocks)
         view = store.reshape((n_labels,) + cell_shape + (samples,))
         for (start, stop), f in zip(blocks, computed):
             def put(rs, f=f, start=start, stop=stop, view=view):  # regions rs (disjoint per thread)

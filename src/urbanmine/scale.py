@@ -15,9 +15,11 @@ the draws those countries get in any run (draws are made for every country and t
 Memory of one block with R regions, S samples, P products (plus their sum), E output elements,
 Y output years and L labels (scenarios and differences), in bytes::
 
-    4 x S x R x E x Y x (8 x L x (P + 1) / P_max + 8 x n_scenarios + 8)   ~  see :func:`block_bytes`
+    4 x S x R x E x Y x (8 x L + 8 x n_scenarios + 8 x [n_scenarios > 1])   (P > 1; see :func:`block_bytes`)
 
-plus the model's own arrays for one chunk of samples (capped near 256 MB).
+plus the model's own arrays for one block of samples (capped near 256 MB) and, per thread of the
+Monte Carlo kernel, the arrays of one chunk of 32 samples (about 2 MB per sample with every
+country).
 """
 
 from __future__ import annotations
@@ -37,16 +39,19 @@ DEFAULT_MAX_MEMORY = 2 << 30
 def block_bytes(n_regions, samples, n_elements, n_years, n_scenarios, n_products) -> int:
     """Peak bytes of the sample stores of one block (see the module docstring).
 
-    One product's store ``[labels, cells, samples]`` float32, the running total of the products
-    ``[scenarios, regions, elements, 7 flow stages, years, samples]``, its secondary share, and one
-    label's assembled total at a time.
+    One product's store ``[labels, cells, samples]`` float32; with several products the running
+    total of the products ``[scenarios, regions, elements, 7 flow stages, years, samples]``, its
+    secondary share and, with several scenarios, one difference of the totals at a time.
     """
     n_labels = 2 * n_scenarios - 1
     cells = n_regions * n_elements * 8 * n_years
     store = n_labels * cells * samples * 4
-    total = n_scenarios * n_regions * n_elements * 8 * n_years * samples * 4 if n_products > 1 else 0
-    assembled = cells * samples * 4 if n_products > 1 else 0
-    return int(store + total + assembled)
+    total = 0
+    if n_products > 1:
+        flows = n_regions * n_elements * 7 * n_years * samples * 4
+        share = n_regions * n_elements * n_years * samples * 4
+        total = n_scenarios * (flows + share) + (flows + share if n_scenarios > 1 else 0)
+    return int(store + total)
 
 
 def region_blocks(regions, samples, n_elements, n_years, n_scenarios, n_products, max_memory) -> list[list[str]]:
@@ -120,7 +125,9 @@ def _sample_task(spec: dict, block: tuple, product: str, start: int, stop: int):
     from .estimate import sample_flows
 
     inputs, scenarios, prepared, args = _worker_setup(spec, block)
-    return sample_flows(inputs, prepared, product, scenarios, args, spec["inflow_at"], start, stop, stop - start)
+    # one thread per task: the cluster runs tasks side by side
+    return sample_flows(inputs, prepared, product, scenarios, args, spec["inflow_at"], start, stop, stop - start,
+                        threads=1)
 
 
 def run_blocked(inputs, scenarios, products, regions, elements, out_years, *, samples=0, seed=None,

@@ -19,13 +19,16 @@ arranged for large ensembles (equal to the pipeline to rounding: ``tests/test_en
 * **Linear stages at region level.** Sales and the in-use stock need no country's rate: sales
   are summed into regions per lifetime class and the stock is the region's sales convolved with
   the class's survival kernel. Net used exports are a fixed linear map of the exporters' outflows.
-* **The chain per country, summed at once.** Collected, liberated and recovered flows multiply
-  each country's outflow by its rates (cumulatively); the stages of a class are stacked and summed
-  into regions in one matrix product with the membership matrix. A rate that is the same in
-  every country (the usual ``*`` lever) is applied after the sum, to the regions.
+* **The chain per country, summed as it goes.** Collected, liberated and recovered flows multiply
+  each country's outflow by its rates (cumulatively); each stage is summed into regions with one
+  matrix product with the membership matrix (sparse when the regions are single countries). A
+  rate that is the same in every country (the usual ``*`` lever) is applied after the sum, to
+  the regions; used exports become a correction of the regions' sums.
 
-Everything is float64 and vectorised over samples, countries, elements and years; the loops are
-over classes, segments and exporters (a handful each).
+Everything is float64 and vectorised over samples, countries, elements and years. The loops are
+over classes, segments and exporters (a handful each) and over chunks of 32 samples, whose
+arrays stay in cache; pieces of at least 128 samples run on threads with one BLAS thread each.
+No number depends on the chunks, pieces or threads.
 """
 
 from __future__ import annotations
@@ -41,9 +44,9 @@ from .stocks import _pdf_from_sf, _pdf_matrix
 
 __all__ = ["Classes", "classes", "lifetime_groups", "class_kernels", "block_cells"]
 
-N_FLOW_STAGES = 7
+N_FLOW_STAGES = 7  # sales, in_use_stock, net_export, end_of_life, collected, liberated, recovered
 THREADS = min(os.cpu_count() or 1, 4)
-"""Threads that compute pieces of a block of samples at once."""  # sales, in_use_stock, net_export, end_of_life, collected, liberated, recovered
+"""Threads that compute pieces of a block of samples at once."""
 
 
 def _row_ids(n: int, *tables) -> np.ndarray:

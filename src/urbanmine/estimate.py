@@ -849,11 +849,38 @@ def _labels(scenarios) -> list[str]:
     return [s.name for s in scenarios] + [f"{s.name} minus {first}" for s in scenarios[1:]]
 
 
-def _summarise(store: np.ndarray) -> np.ndarray:
+PERCENTILES = (5.0, 50.0, 95.0)
+
+
+def _percentiles_inplace(part: np.ndarray, q=PERCENTILES) -> np.ndarray:
+    """``np.percentile(part, q, axis=1)`` (the ``linear`` method, the same bits), partitioning
+    ``part`` ``[cell, sample]`` in place: no copy, and only the order statistics the percentiles
+    need (numpy's also finds each row's minimum and maximum). A row with NaN gives NaN, as
+    numpy's does."""
+    n = part.shape[1]
+    virtual = (n - 1) * (np.asarray(q) / 100.0)  # in numpy's order of operations
+    prev = np.floor(virtual).astype(int)
+    nxt = np.minimum(prev + 1, n - 1)
+    nan_rows = np.isnan(part).any(axis=1)
+    part.partition(np.unique(np.concatenate([prev, nxt])), axis=1)
+    out = np.empty((len(q), part.shape[0]))
+    for j, t in enumerate(virtual - prev):
+        a, b = part[:, prev[j]], part[:, nxt[j]]
+        diff = b - a  # numpy's interpolation between the two order statistics, step for step
+        res = np.add(a, diff * t)
+        if t >= 0.5:
+            res = np.subtract(b, diff * (1 - t), dtype=res.dtype)
+        out[j] = res
+    out[:, nan_rows] = np.nan
+    return out
+
+
+def _summarise(store: np.ndarray, inplace: bool = False) -> np.ndarray:
     """``(mean, p05, p50, p95)`` of every row of ``store`` ``[cell, sample]``: ``[4, cell]``.
 
     Blocks of rows are summarised on a few threads (numpy's selection releases the GIL); each
-    row's statistics do not depend on the block it is in.
+    row's statistics do not depend on the block it is in. ``inplace``: the percentiles reorder
+    the samples of each row in ``store`` instead of a copy (for a store that is not used again).
     """
     import os
     import warnings
@@ -867,10 +894,14 @@ def _summarise(store: np.ndarray) -> np.ndarray:
         part = store[i : i + step]
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # cells that are NaN in every sample
+            # the mean first: partitioning reorders the samples
             stats[0, i : i + step] = part.mean(axis=1, dtype=np.float64)
             # selection works on the float32 samples themselves (no float64 copy); the result is
             # exact to float32's 7 digits, finer than the 6 written out
-            stats[1:, i : i + step] = np.percentile(part, [5, 50, 95], axis=1)
+            if inplace:
+                stats[1:, i : i + step] = _percentiles_inplace(part)
+            else:
+                stats[1:, i : i + step] = np.percentile(part, PERCENTILES, axis=1)
 
     starts = range(0, store.shape[0], step)
     threads = min(len(starts), os.cpu_count() or 1, 4)
@@ -1004,7 +1035,7 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
             if progress is not None:
                 progress((stop - start) / len(products))
         for li in range(n_labels):
-            stats[:, li, pi] = _summarise(store[li])
+            stats[:, li, pi] = _summarise(store[li], inplace=not keep_samples)
         if keep_samples:
             kept.append(store)
         del store
@@ -1022,8 +1053,12 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
                 flows, share = flows - total[0], share - shares[0]
             # the flow stages and the secondary share summarised apart (no concatenated copy)
             st = stats[:, li, -1].reshape((4,) + cell_shape)
-            st[:, :, :, :n_flow] = _summarise(flows.reshape(-1, samples)).reshape((4,) + flows.shape[:-1])
-            st[:, :, :, n_flow] = _summarise(share.reshape(-1, samples)).reshape((4,) + share.shape[:-1])
+            # a difference is a fresh array; the totals themselves are used again by the differences
+            fresh = li >= len(scenarios) or (len(scenarios) == 1 and not keep_samples)
+            st[:, :, :, :n_flow] = _summarise(flows.reshape(-1, samples), inplace=fresh and not keep_samples).reshape(
+                (4,) + flows.shape[:-1])
+            st[:, :, :, n_flow] = _summarise(share.reshape(-1, samples), inplace=fresh and not keep_samples).reshape(
+                (4,) + share.shape[:-1])
             if keep_samples:
                 if li == 0:
                     kept.append(np.empty((n_labels,) + cell_shape + (samples,), dtype=np.float32))

@@ -201,7 +201,8 @@ model_opt = click.option(
               help="Samples processed at once (memory; results do not depend on it).")
 @click.option("--max-memory", type=click.FloatRange(min=0.01), default=2.0, show_default=True, metavar="GB",
               help="Memory for the Monte Carlo samples held at once [GiB]: regions are run in blocks that fit "
-              "it (percentiles stay exact; other values agree to rounding, the same value gives the same bytes).")
+              "it (percentiles stay exact; other values agree to rounding, the same value gives the same bytes). "
+              "The process needs about 0.5-0.8 GB more.")
 @click.option("--scheduler", default=None, metavar="local[:N]|tcp://HOST:PORT",
               help="Run the blocks of regions on Dask: 'local' or 'local:N' starts a LocalCluster with N worker "
               "processes, tcp://HOST:PORT uses a running scheduler (needs pip install 'urbanmine[dask]'). "

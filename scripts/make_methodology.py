@@ -19,9 +19,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from urbanmine.estimate import estimate, load_inputs  # noqa: E402
+from urbanmine.estimate import content_per_unit, estimate, load_inputs  # noqa: E402
 from urbanmine.inflows import country_inflows  # noqa: E402
-from urbanmine.profiles import variant_index  # noqa: E402
 from urbanmine.stocks import inflow_driven  # noqa: E402
 
 OUT = ROOT / "docs" / "methodology.md"
@@ -202,20 +201,6 @@ def section_scenarios(inputs) -> list[str]:
     return out
 
 
-def _world_per_mw(inputs, segment, year):
-    wind, regions = inputs.profiles["wind_turbine"], inputs.regions
-    segs = list(wind.segments)
-    arr, years = country_inflows(inputs.inflows, inputs.keys, regions, "stated", "wind_turbine", segs)
-    mw = arr[:, segs.index(segment), years == year][:, 0]
-    seg = wind.segments[segment]
-    codes = list(seg.regional)
-    tab = np.stack([seg.share_values([year], variant=c)[:, 0] for c in [*codes, None]])
-    mix = mw @ tab[variant_index(codes, regions, regions.countries)] / mw.sum()
-    content = wind.content([year])[:, :, 0].sum(axis=1)
-    k = [i for i, (s, _) in enumerate(wind.technologies) if s == segment]
-    return float(mix @ content[k])
-
-
 def section_validation(inputs) -> list[str]:
     df = estimate(["WORLD"], [2023], elements=["REE"], inputs=inputs)
     sales = df[(df.stage == "sales")].set_index("product")["value"]
@@ -243,9 +228,9 @@ def section_validation(inputs) -> list[str]:
                          & (inputs.inflows.year == 2023) & inputs.inflows.region.isin(SEVEN)].value.sum()
     rows = [
         ["rare earths per MW, onshore world average, 2021 cohort", "27 (ELMA) – 65 (JRC mix) kg/MW",
-         f"{g(_world_per_mw(inputs, 'onshore', 2021))} kg/MW", "between"],
+         f"{g(content_per_unit(inputs, 'wind_turbine', 'onshore', 2021))} kg/MW", "between"],
         ["rare earths per MW, offshore", "152 (JRC mix) – 210 (ELMA) kg/MW; IEA 239 = all direct drive",
-         f"{g(_world_per_mw(inputs, 'offshore', 2021))} kg/MW", "between"],
+         f"{g(content_per_unit(inputs, 'wind_turbine', 'offshore', 2021))} kg/MW", "between"],
         ["magnet demand of wind, 2023 (IEA Critical Minerals Data Explorer 2024)", "9.74 kt",
          f"{g(sales['wind_turbine'] / 1000)} kt", "below: the IEA implies more PM capacity than market data show"],
         ["magnet demand of electric vehicles, 2023 (IEA; plug-ins of every mode)", "6.58 kt",

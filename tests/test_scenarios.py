@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from conftest import GIZMO_HEAD
 
 from urbanmine.cli import main
 from urbanmine.errors import InputDataError
@@ -15,16 +16,7 @@ ROOT = Path(__file__).parents[1]
 
 # two technologies in one segment: "pm" with 1 kg of magnet per unit, "free" without magnets;
 # fixed 2-year lifetime, so a cohort of year c leaves use in year c + 2 exactly
-PROFILE = '''schema_version = 1
-product = "gizmo"
-name = "Gizmo"
-unit = "device"
-description = "test product"
-elements = ["Nd", "Pr", "Dy", "Tb"]
-[lifetime]
-family = "fixed"
-lifetime = { central = 2.0, assumption = "test" }
-[segments.all]
+PROFILE = GIZMO_HEAD + '''[segments.all]
 [segments.all.shares]
 year = [2000]
 central = { pm = [0.5], free = [0.5] }

@@ -70,6 +70,7 @@ class Classes:
     # inflow [T, G, R]) with the inflow of the scenario's demand path [unit/yr]
     members: list  # per lifetime class: membership [n_class, R] (float64; sparse when mostly zeros)
     trade: tuple | None  # (exporter (class, local index) list, D [Y, exporter, country-ordered], Mm [Y, exporter, R])
+    members_all: object = None  # membership [country in class order, R], dense or sparse likewise
 
 
 def _membership(m):
@@ -80,10 +81,6 @@ def _membership(m):
 
         return sparse.csr_matrix(m.T)  # [R, country]: the regions' sums as sparse x dense
     return np.ascontiguousarray(m)
-
-
-def _dense(m):
-    return m if isinstance(m, np.ndarray) else m.T.toarray()
 
 
 def _to_regions(x, m):
@@ -146,7 +143,7 @@ def classes(prep, product, scen, params, yi, membership) -> Classes:
             where.append((cls, k - lt_slices[cls][0].start))
         mm = np.einsum("yxc,rc->yxr", d_out, m)  # [Y, X, R]
         trade = (where, np.ascontiguousarray(d_out[:, :, order]), mm)
-    return Classes(order, lt_slices, reps, parts, members, trade)
+    return Classes(order, lt_slices, reps, parts, members, trade, _membership(m[:, order].T))
 
 
 def _stacked(lifetimes):
@@ -278,7 +275,7 @@ def block_cells(prep, cls: Classes, per_unit, lifetimes, factors, rates, yi, n_r
     n_e = per_unit.shape[3]
     shape = (n, n_regions, n_e + 1, N_FLOW_STAGES, n_y)  # the elements and their sum
     out = np.empty(shape) if out is None else out
-    m_ord = _membership(np.concatenate([_dense(m) for m in cls.members], axis=0))  # [country in class order, R]
+    m_ord = cls.members_all  # [country in class order, R]
     per_sample = np.moveaxis(per_unit, 2, 0)  # [S or 1, mix, cohort, E, segment]
 
     def take(a, sl):

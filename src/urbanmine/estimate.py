@@ -627,7 +627,7 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
         eol, net_export = used_exports(eol, *prep.trade)
     else:
         net_export = xr.zeros_like(eol)
-    collection = _collection(inputs, prep, product, scen, None, z, vd["collection"])
+    collection = _collection(inputs, prep, product, scen, z, vd["collection"])
     # rates have a true country axis (one country is a legitimate run): only a sample axis of
     # length one is dropped
     rate_dims, keep = ("sample", "country", "year"), ("sample",)
@@ -641,15 +641,13 @@ def _flows(inputs, prep: _Prepared, product, scen, params: _ProductParams, z, v,
             chain["recovered"]]
 
 
-def _collection(inputs, prep: _Prepared, product, scen, yi, z, v):
-    """Collection rates ``[S, country, year]`` [1] in the years ``prep.years[yi]`` (every year
-    when ``yi`` is None): the scenario's lever where one is in force, else the fitted model."""
-    years = prep.years if yi is None else prep.years[yi]
-    collection = _lever(scen, "collection", product, years, v, prep.countries)
+def _collection(inputs, prep: _Prepared, product, scen, z, v):
+    """Collection rates ``[S, country, year]`` [1]: the scenario's lever where one is in force,
+    else the fitted model."""
+    collection = _lever(scen, "collection", product, prep.years, v, prep.countries)
     if collection is None or np.any(np.isnan(collection)):
         _check_collection_category(prep, product, scen)
-        x = prep.x if yi is None else prep.x[:, yi]
-        model = inputs.model.rates(x, z, prep.effects)  # [S, country, T]
+        model = inputs.model.rates(prep.x, z, prep.effects)  # [S, country, T]
         collection = model if collection is None else np.where(np.isnan(collection), model, collection)
     return collection
 
@@ -882,9 +880,7 @@ def _summarise(store: np.ndarray, inplace: bool = False) -> np.ndarray:
     row's statistics do not depend on the block it is in. ``inplace``: the percentiles reorder
     the samples of each row in ``store`` instead of a copy (for a store that is not used again).
     """
-    import os
     import warnings
-    from concurrent.futures import ThreadPoolExecutor
 
     samples = store.shape[1]
     stats = np.empty((4, store.shape[0]))
@@ -904,13 +900,7 @@ def _summarise(store: np.ndarray, inplace: bool = False) -> np.ndarray:
                 stats[1:, i : i + step] = np.percentile(part, PERCENTILES, axis=1)
 
     starts = range(0, store.shape[0], step)
-    threads = min(len(starts), os.cpu_count() or 1, 4)
-    if threads > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(block, starts))
-    else:
-        for i in starts:
-            block(i)
+    _on_threads(lambda sl: [block(i) for i in starts[sl]], len(starts))
     return stats
 
 
@@ -1070,6 +1060,26 @@ def run(inputs: EstimateInputs, scenarios, products, regions, elements, out_year
     for name, v in zip(STAT_COLUMNS, stats):
         out[name] = v.reshape(shape)
     return out
+
+
+def content_per_unit(inputs: EstimateInputs, product: str, segment: str, year: int, demand: str = "stated") -> float:
+    """Rare earths (Nd + Pr + Dy + Tb) per unit of the world's new products of one segment in
+    ``year`` [kg/unit; kg/MW for wind]: each country's own technology mix (its regional variant),
+    weighted by its sales of that year on the ``demand`` path."""
+    from .inflows import country_inflows
+    from .profiles import variant_index
+
+    prof, regions = inputs.profiles[product], inputs.regions
+    segs = list(prof.segments)
+    arr, years = country_inflows(inputs.inflows, inputs.keys, regions, demand, product, segs)
+    units = arr[:, segs.index(segment), years == year][:, 0]  # [country]
+    seg = prof.segments[segment]
+    codes = list(seg.regional)
+    table = np.stack([seg.share_values([year], variant=c)[:, 0] for c in [*codes, None]])  # [variant, K]
+    mix = units @ table[variant_index(codes, regions, regions.countries)] / units.sum()
+    content = prof.content([year])[:, :, 0].sum(axis=1)  # [technology] kg/unit
+    k = [i for i, (s_, _) in enumerate(prof.technologies) if s_ == segment]
+    return float(mix @ content[k])
 
 
 def _check_choice(kind, values, allowed):

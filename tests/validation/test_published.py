@@ -9,7 +9,7 @@ suite once the data are fixed, so that the mark is removed then. Nothing here is
 import numpy as np
 import pytest
 
-from urbanmine.estimate import estimate, load_inputs
+from urbanmine.estimate import content_per_unit, estimate, load_inputs
 
 
 @pytest.fixture(scope="module")
@@ -33,25 +33,6 @@ def test_rare_earths_per_electric_car(inputs):
     assert ours == pytest.approx(0.5, rel=0.2)
 
 
-def _world_per_mw(inputs, segment, year):
-    """Rare earths per MW of the world's new capacity of a segment [kg/MW]: each country's own
-    technology mix, weighted by its installations of that year."""
-    from urbanmine.inflows import country_inflows
-    from urbanmine.profiles import variant_index
-
-    wind, regions = inputs.profiles["wind_turbine"], inputs.regions
-    segs = list(wind.segments)
-    arr, years = country_inflows(inputs.inflows, inputs.keys, regions, "stated", "wind_turbine", segs)
-    mw = arr[:, segs.index(segment), years == year][:, 0]
-    seg = wind.segments[segment]
-    codes = list(seg.regional)
-    table = np.stack([seg.share_values([year], variant=c)[:, 0] for c in [*codes, None]])  # [V, K]
-    mix = mw @ table[variant_index(codes, regions, regions.countries)] / mw.sum()
-    content = wind.content([year])[:, :, 0].sum(axis=1)  # [technology] kg/MW
-    k = [i for i, (s_, _) in enumerate(wind.technologies) if s_ == segment]
-    return float(mix @ content[k])
-
-
 # Rare earths per MW by drivetrain (Carrara et al. 2020, JRC; t/GW = kg/MW, Nd+Pr+Dy+Tb):
 # DD-PMSG 239, geared PMSG 62, DFIG 14, EESG 44 (one copy) or 0 (another). The IEA's (2021) 239
 # (offshore) and 14 (onshore) kg/MW are the JRC's DD-PMSG and DFIG totals, i.e. single-technology
@@ -64,7 +45,7 @@ def test_rare_earths_per_mw_onshore_wind(inputs):
     ELMA (Deetman et al. 2021) 20.3 kg Nd/MW, i.e. 27 kg of rare earths at the JRC's DD-PMSG
     grade (Nd 180 of 239); and the JRC's own scenario mix for the 2020s (DD-PMSG 18.9 %, geared
     PMSG 14.8 %, DFIG/SCIG 60.3 %, EESG 6.0 %: 65 kg/MW, derived). Ours must lie between."""
-    ours = _world_per_mw(inputs, "onshore", 2021)
+    ours = content_per_unit(inputs, "wind_turbine", "onshore", 2021)
     jrc_mix = 0.1889 * JRC["dd"] + 0.1476 * JRC["geared"] + 0.6032 * JRC["dfig"] + 0.0603 * JRC["eesg"]
     assert 20.3 * 239 / 180 <= ours <= jrc_mix
 
@@ -74,7 +55,7 @@ def test_rare_earths_per_mw_offshore_wind(inputs):
     the 2020s (DD-PMSG 56.8 %, geared PMSG 18.2 %, DFIG/SCIG 19.7 %, EESG 5.3 %: 152 kg/MW,
     derived) and ELMA's 158 kg Nd/MW (210 kg of rare earths at the JRC's DD-PMSG grade), and
     below the IEA's 239 kg/MW (all direct drive)."""
-    ours = _world_per_mw(inputs, "offshore", 2021)
+    ours = content_per_unit(inputs, "wind_turbine", "offshore", 2021)
     jrc_mix = 0.568 * JRC["dd"] + 0.182 * JRC["geared"] + 0.1974 * JRC["dfig"] + 0.0526 * JRC["eesg"]
     assert jrc_mix <= ours <= 158.337 * 239 / 180 <= 239.0
 
